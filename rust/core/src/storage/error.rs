@@ -1,0 +1,54 @@
+use std::path::PathBuf;
+
+/// Why a store could not be opened, read or written. Messages say what failed,
+/// where, and what the operator can do.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "corrupt raft log: {file} at byte offset {offset}: {reason}; the node will not start \
+         because entries after this point could be lost. Restore the data directory from a \
+         backup or remove this manager from the cluster and rejoin it"
+    )]
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error(
+        "data directory {dir} has format version {found}, this build understands version \
+         {supported}; use a matching swarmkit-py version"
+    )]
+    UnknownVersion {
+        dir: PathBuf,
+        found: String,
+        supported: u32,
+    },
+    #[error(
+        "data directory {dir} is in use by another process (lock file {lock} is held); stop \
+         that process or choose another data directory"
+    )]
+    Locked { dir: PathBuf, lock: PathBuf },
+    /// A write or sync of the log failed earlier; what reached the disk is
+    /// unknown, so the store refuses further writes until it is reopened
+    /// (reopening repairs a torn tail or reports corruption).
+    #[error(
+        "the write-ahead log in {dir} accepts no more writes after an earlier failure \
+         ({cause}); fix the cause (disk full, I/O error) and restart the node"
+    )]
+    Failed { dir: PathBuf, cause: String },
+}
+
+impl StorageError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StorageError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
