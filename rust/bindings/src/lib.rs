@@ -228,6 +228,7 @@ fn output_to_py(py: Python<'_>, out: Output) -> PyResult<Bound<'_, PyDict>> {
         out.leader.map(|(id, term, role)| (id, term, role_name(role))),
     )?;
     d.set_item("snapshots_saved", out.snapshots_saved)?;
+    d.set_item("snapshot_wanted", out.snapshot_wanted)?;
     let logs: Vec<(&str, String)> = out
         .logs
         .into_iter()

@@ -23,11 +23,12 @@ mod storage {
     const RECORD_HEADER_LEN: u64 = 13;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut entry = Entry::default();
-        entry.index = index;
-        entry.term = term;
-        entry.data = format!("entry {index} of term {term}").into_bytes().into();
-        entry
+        Entry {
+            index,
+            term,
+            data: format!("entry {index} of term {term}").into_bytes().into(),
+            ..Entry::default()
+        }
     }
 
     fn entries(indexes: std::ops::RangeInclusive<u64>, term: u64) -> Vec<Entry> {
@@ -35,11 +36,12 @@ mod storage {
     }
 
     fn hard_state(term: u64, vote: u64, commit: u64) -> HardState {
-        let mut hard_state = HardState::default();
-        hard_state.term = term;
-        hard_state.vote = vote;
-        hard_state.commit = commit;
-        hard_state
+        HardState {
+            term,
+            vote,
+            commit,
+            ..HardState::default()
+        }
     }
 
     fn snapshot(index: u64, term: u64) -> Snapshot {
@@ -255,6 +257,34 @@ mod storage {
             returned.ends_with(&ids(&entries(31..=32, 2))),
             "{returned:?}"
         );
+    }
+
+    #[test]
+    fn hard_state_survives_compaction_after_a_crash_left_an_empty_segment() {
+        let temp = tempfile::tempdir().unwrap();
+        let options = small_segments();
+        {
+            let (mut store, _) = reopen(temp.path(), &options);
+            store
+                .append(&entries(1..=10, 1), Some(&hard_state(1, 2, 10)))
+                .unwrap();
+        }
+        // A crash right after the next segment was created, before its first write.
+        let segments = segment_files(temp.path());
+        assert_eq!(segments.len(), 1);
+        let name = segments[0].file_name().unwrap().to_str().unwrap();
+        let next = name.replacen("0000000000000001-", "0000000000000002-", 1);
+        fs::File::create(temp.path().join("wal").join(next)).unwrap();
+
+        let (mut store, recovered) = reopen(temp.path(), &options);
+        assert_eq!(recovered.hard_state, hard_state(1, 2, 10));
+        store.save_snapshot(&snapshot(10, 1), false).unwrap();
+        store.compact(11).unwrap();
+        assert_eq!(store.stats().segments, 1);
+        drop(store);
+        let (_, recovered) = reopen(temp.path(), &options);
+        assert_eq!(recovered.hard_state, hard_state(1, 2, 10));
+        assert!(recovered.entries.is_empty());
     }
 
     #[test]

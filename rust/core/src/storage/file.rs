@@ -75,8 +75,9 @@ impl FileLogStore {
     /// snapshot is damaged anywhere but in an interrupted final write (which is
     /// cut off, see [`FileStoreStats::truncated_tail_bytes`]).
     pub fn open(dir: &Path, options: FileStoreOptions) -> Result<Self, StorageError> {
-        fs::create_dir_all(dir)
-            .map_err(|e| StorageError::io(format!("creating data directory {}", dir.display()), e))?;
+        fs::create_dir_all(dir).map_err(|e| {
+            StorageError::io(format!("creating data directory {}", dir.display()), e)
+        })?;
         let lock = lock_data_dir(dir)?;
         check_or_write_version(dir, options.sync)?;
         let wal_dir = create_subdir(dir, "wal", options.sync)?;
@@ -122,12 +123,20 @@ impl LogStore for FileLogStore {
         Ok(recovered_state(snapshot, replay.hard_state, replay.entries))
     }
 
-    fn append(&mut self, entries: &[Entry], hard_state: Option<&HardState>) -> Result<(), StorageError> {
+    fn append(
+        &mut self,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+    ) -> Result<(), StorageError> {
         self.recovered = None;
         self.wal.append(entries, hard_state)
     }
 
-    fn save_snapshot(&mut self, snapshot: &Snapshot, discard_log: bool) -> Result<(), StorageError> {
+    fn save_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        discard_log: bool,
+    ) -> Result<(), StorageError> {
         self.recovered = None;
         // Snapshot first, marker second: a crash in between leaves the new
         // snapshot with the old log, whose entries at or below the snapshot
@@ -136,7 +145,8 @@ impl LogStore for FileLogStore {
         self.snapshots.save(snapshot)?;
         if discard_log {
             let metadata = snapshot.get_metadata();
-            self.wal.append_snapshot_marker(metadata.index, metadata.term)?;
+            self.wal
+                .append_snapshot_marker(metadata.index, metadata.term)?;
         }
         Ok(())
     }
@@ -148,7 +158,11 @@ impl LogStore for FileLogStore {
 }
 
 /// Drops the entries the snapshot covers.
-fn recovered_state(snapshot: Option<Snapshot>, hard_state: HardState, mut entries: Vec<Entry>) -> Recovered {
+fn recovered_state(
+    snapshot: Option<Snapshot>,
+    hard_state: HardState,
+    mut entries: Vec<Entry>,
+) -> Recovered {
     let snapshot_index = snapshot.as_ref().map_or(0, |s| s.get_metadata().index);
     let covered = entries.partition_point(|e| e.index <= snapshot_index);
     entries.drain(..covered);
@@ -178,15 +192,19 @@ fn lock_data_dir(dir: &Path) -> Result<File, StorageError> {
         .map_err(|e| StorageError::io(format!("opening lock file {}", lock_path.display()), e))?;
     match fs2::FileExt::try_lock_exclusive(&lock) {
         Ok(()) => Ok(lock),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock
-            || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() =>
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock
+                || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() =>
         {
             Err(StorageError::Locked {
                 dir: dir.to_path_buf(),
                 lock: lock_path,
             })
         }
-        Err(e) => Err(StorageError::io(format!("locking {}", lock_path.display()), e)),
+        Err(e) => Err(StorageError::io(
+            format!("locking {}", lock_path.display()),
+            e,
+        )),
     }
 }
 
@@ -216,8 +234,9 @@ fn check_or_write_version(dir: &Path, sync: bool) -> Result<(), StorageError> {
             if sync {
                 file.sync_data().map_err(write_error)?;
             }
-            fs::rename(&temp, &path)
-                .map_err(|e| StorageError::io(format!("renaming {} into place", temp.display()), e))?;
+            fs::rename(&temp, &path).map_err(|e| {
+                StorageError::io(format!("renaming {} into place", temp.display()), e)
+            })?;
             if sync {
                 sync_dir(dir)?;
             }
@@ -234,7 +253,12 @@ fn create_subdir(dir: &Path, name: &str, sync: bool) -> Result<PathBuf, StorageE
         Ok(()) if sync => sync_dir(dir)?,
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(StorageError::io(format!("creating directory {}", path.display()), e)),
+        Err(e) => {
+            return Err(StorageError::io(
+                format!("creating directory {}", path.display()),
+                e,
+            ))
+        }
     }
     Ok(path)
 }

@@ -43,7 +43,8 @@ impl SnapshotDir {
     /// Lists the snapshots in `dir` (which must exist) and deletes temporary
     /// files left by a save that a crash interrupted.
     pub fn open(dir: &Path, sync: bool) -> Result<Self, StorageError> {
-        let listing_error = |e| StorageError::io(format!("listing snapshot directory {}", dir.display()), e);
+        let listing_error =
+            |e| StorageError::io(format!("listing snapshot directory {}", dir.display()), e);
         let mut files = Vec::new();
         for dir_entry in fs::read_dir(dir).map_err(listing_error)? {
             let dir_entry = dir_entry.map_err(listing_error)?;
@@ -53,7 +54,10 @@ impl SnapshotDir {
             };
             if name.ends_with(TEMP_SUFFIX) {
                 fs::remove_file(&path).map_err(|e| {
-                    StorageError::io(format!("removing unfinished snapshot {}", path.display()), e)
+                    StorageError::io(
+                        format!("removing unfinished snapshot {}", path.display()),
+                        e,
+                    )
                 })?;
             } else if let Some((seq, index)) = parse_file_name(&name) {
                 files.push(SnapshotFile { seq, index, path });
@@ -77,8 +81,9 @@ impl SnapshotDir {
         let Some(newest) = self.files.last() else {
             return Ok(None);
         };
-        let data = fs::read(&newest.path)
-            .map_err(|e| StorageError::io(format!("reading snapshot {}", newest.path.display()), e))?;
+        let data = fs::read(&newest.path).map_err(|e| {
+            StorageError::io(format!("reading snapshot {}", newest.path.display()), e)
+        })?;
         let snapshot = decode(&data).map_err(|(offset, reason)| StorageError::Corrupt {
             file: newest.path.clone(),
             offset,
@@ -89,7 +94,10 @@ impl SnapshotDir {
             return Err(StorageError::Corrupt {
                 file: newest.path.clone(),
                 offset: 0,
-                reason: format!("snapshot holds index {index} but its file name says {}", newest.index),
+                reason: format!(
+                    "snapshot holds index {index} but its file name says {}",
+                    newest.index
+                ),
             });
         }
         Ok(Some(snapshot))
@@ -105,7 +113,8 @@ impl SnapshotDir {
         let temp_path = self.dir.join(format!("{name}{TEMP_SUFFIX}"));
         let encoded = encode(snapshot)?;
 
-        let write_error = |e| StorageError::io(format!("writing snapshot {}", temp_path.display()), e);
+        let write_error =
+            |e| StorageError::io(format!("writing snapshot {}", temp_path.display()), e);
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -119,7 +128,11 @@ impl SnapshotDir {
         drop(file);
         fs::rename(&temp_path, &path).map_err(|e| {
             StorageError::io(
-                format!("renaming snapshot {} to {}", temp_path.display(), path.display()),
+                format!(
+                    "renaming snapshot {} to {}",
+                    temp_path.display(),
+                    path.display()
+                ),
                 e,
             )
         })?;
@@ -135,8 +148,9 @@ impl SnapshotDir {
     fn prune(&mut self) -> Result<(), StorageError> {
         let excess = self.files.len().saturating_sub(KEEP);
         for old in self.files.drain(..excess) {
-            fs::remove_file(&old.path)
-                .map_err(|e| StorageError::io(format!("deleting old snapshot {}", old.path.display()), e))?;
+            fs::remove_file(&old.path).map_err(|e| {
+                StorageError::io(format!("deleting old snapshot {}", old.path.display()), e)
+            })?;
         }
         Ok(())
     }
@@ -176,11 +190,20 @@ fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, StorageError> {
 /// Decodes a snapshot file; on failure, the byte offset and what is wrong.
 fn decode(data: &[u8]) -> Result<Snapshot, (u64, String)> {
     if data.len() < HEADER_LEN {
-        return Err((0, format!("snapshot header cut short ({} of {HEADER_LEN} bytes)", data.len())));
+        return Err((
+            0,
+            format!(
+                "snapshot header cut short ({} of {HEADER_LEN} bytes)",
+                data.len()
+            ),
+        ));
     }
     let magic = u32::from_le_bytes(data[0..4].try_into().expect("four bytes"));
     if magic != SNAPSHOT_MAGIC {
-        return Err((0, format!("bad snapshot magic {magic:#010x} (expected {SNAPSHOT_MAGIC:#010x})")));
+        return Err((
+            0,
+            format!("bad snapshot magic {magic:#010x} (expected {SNAPSHOT_MAGIC:#010x})"),
+        ));
     }
     let stored = u32::from_le_bytes(data[4..8].try_into().expect("four bytes"));
     let payload_len = u64::from_le_bytes(data[8..16].try_into().expect("eight bytes"));
@@ -188,14 +211,19 @@ fn decode(data: &[u8]) -> Result<Snapshot, (u64, String)> {
     if payload.len() as u64 != payload_len {
         return Err((
             8,
-            format!("snapshot header says {payload_len} payload bytes, the file holds {}", payload.len()),
+            format!(
+                "snapshot header says {payload_len} payload bytes, the file holds {}",
+                payload.len()
+            ),
         ));
     }
     let computed = crc32c::crc32c(payload);
     if stored != computed {
         return Err((
             HEADER_LEN as u64,
-            format!("snapshot checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"),
+            format!(
+                "snapshot checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+            ),
         ));
     }
     Snapshot::parse_from_bytes(payload)
@@ -225,13 +253,18 @@ mod tests {
         assert_eq!(snaps.count(), 2);
         assert_eq!(fs::read_dir(temp.path()).unwrap().count(), 2);
         let reopened = SnapshotDir::open(temp.path(), true).unwrap();
-        assert_eq!(reopened.load_newest().unwrap(), Some(snapshot(30, b"state")));
+        assert_eq!(
+            reopened.load_newest().unwrap(),
+            Some(snapshot(30, b"state"))
+        );
     }
 
     #[test]
     fn unfinished_temporary_files_are_removed_on_open() {
         let temp = tempfile::tempdir().unwrap();
-        let leftover = temp.path().join(format!("{}{TEMP_SUFFIX}", file_name(1, 5)));
+        let leftover = temp
+            .path()
+            .join(format!("{}{TEMP_SUFFIX}", file_name(1, 5)));
         fs::write(&leftover, b"half a snapshot").unwrap();
         let snaps = SnapshotDir::open(temp.path(), true).unwrap();
         assert!(!leftover.exists());
@@ -245,7 +278,10 @@ mod tests {
         for at in 0..encoded.len() {
             let mut damaged = encoded.clone();
             damaged[at] ^= 0x01;
-            assert!(decode(&damaged).is_err(), "flip at byte {at} went unnoticed");
+            assert!(
+                decode(&damaged).is_err(),
+                "flip at byte {at} went unnoticed"
+            );
         }
         assert!(decode(&encoded[..encoded.len() - 1]).is_err());
     }

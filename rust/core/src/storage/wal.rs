@@ -53,7 +53,11 @@ pub(crate) struct Replay {
 impl Replay {
     fn push_entry(&mut self, entry: Entry) {
         // The common case is a plain append; only a conflict pays for a search.
-        if self.entries.last().is_some_and(|last| last.index >= entry.index) {
+        if self
+            .entries
+            .last()
+            .is_some_and(|last| last.index >= entry.index)
+        {
             let keep = self.entries.partition_point(|e| e.index < entry.index);
             self.entries.truncate(keep);
         }
@@ -168,7 +172,7 @@ impl Wal {
             }
         };
 
-        let wal = Wal {
+        let mut wal = Wal {
             dir: dir.to_path_buf(),
             segment_size,
             sync,
@@ -180,6 +184,14 @@ impl Wal {
             failed: None,
             truncated_tail_bytes,
         };
+        // A segment left empty (a crash right after creating it, or a torn
+        // first write) gets its hard-state header now: compaction may delete
+        // every older segment before the next append comes.
+        if wal.active_segment().len == 0 {
+            wal.buf.clear();
+            encode_message(&mut wal.buf, RECORD_HARD_STATE, &wal.hard_state)?;
+            wal.write_buffer()?;
+        }
         Ok((wal, replay))
     }
 
@@ -198,7 +210,11 @@ impl Wal {
     }
 
     /// Appends `entries` and then `hard_state` with one write and one sync.
-    pub fn append(&mut self, entries: &[Entry], hard_state: Option<&HardState>) -> Result<(), StorageError> {
+    pub fn append(
+        &mut self,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+    ) -> Result<(), StorageError> {
         if entries.is_empty() && hard_state.is_none() {
             return Ok(());
         }
@@ -215,7 +231,8 @@ impl Wal {
         self.write_buffer()?;
 
         if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
-            self.active_segment_mut().note_entries(first.index, last.index);
+            self.active_segment_mut()
+                .note_entries(first.index, last.index);
             self.last_index = last.index;
         }
         if let Some(hard_state) = hard_state {
@@ -329,7 +346,6 @@ impl Wal {
             self.segments.push(segment);
             self.active = file;
         }
-        // Also covers a segment left empty by a crash right after its creation.
         if self.active_segment().len == 0 {
             encode_message(&mut self.buf, RECORD_HARD_STATE, &self.hard_state)?;
         }
@@ -339,15 +355,26 @@ impl Wal {
     /// Writes `self.buf` to the active segment with one write and (unless
     /// syncing is off) one `fdatasync`. Any failure disables the log.
     fn write_buffer(&mut self) -> Result<(), StorageError> {
-        let path = &self.segments.last().expect("a WAL always has a segment").path;
+        let path = &self
+            .segments
+            .last()
+            .expect("a WAL always has a segment")
+            .path;
         let written = self.active.write_all(&self.buf).map_err(|e| {
-            StorageError::io(format!("writing {} bytes to WAL segment {}", self.buf.len(), path.display()), e)
+            StorageError::io(
+                format!(
+                    "writing {} bytes to WAL segment {}",
+                    self.buf.len(),
+                    path.display()
+                ),
+                e,
+            )
         });
         let synced = written.and_then(|()| {
             if self.sync {
-                self.active
-                    .sync_data()
-                    .map_err(|e| StorageError::io(format!("syncing WAL segment {}", path.display()), e))
+                self.active.sync_data().map_err(|e| {
+                    StorageError::io(format!("syncing WAL segment {}", path.display()), e)
+                })
             } else {
                 Ok(())
             }
@@ -369,7 +396,9 @@ impl Wal {
     }
 
     fn active_segment_mut(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a WAL always has a segment")
+        self.segments
+            .last_mut()
+            .expect("a WAL always has a segment")
     }
 }
 
@@ -396,8 +425,8 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, StorageError> {
         .map_err(|e| StorageError::io(format!("listing WAL directory {}", dir.display()), e))?;
     let mut segments = Vec::new();
     for dir_entry in listing {
-        let dir_entry =
-            dir_entry.map_err(|e| StorageError::io(format!("listing WAL directory {}", dir.display()), e))?;
+        let dir_entry = dir_entry
+            .map_err(|e| StorageError::io(format!("listing WAL directory {}", dir.display()), e))?;
         let name = dir_entry.file_name();
         if let Some((seq, _)) = name.to_str().and_then(parse_segment_file_name) {
             segments.push(Segment::new(seq, dir_entry.path()));
@@ -421,7 +450,12 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, StorageError> {
 
 /// Creates segment `seq` (it must not exist) and makes its directory entry
 /// durable before anything is written to it.
-fn create_segment(dir: &Path, seq: u64, first_index: u64, sync: bool) -> Result<(Segment, File), StorageError> {
+fn create_segment(
+    dir: &Path,
+    seq: u64,
+    first_index: u64,
+    sync: bool,
+) -> Result<(Segment, File), StorageError> {
     let path = dir.join(segment_file_name(seq, first_index));
     let file = OpenOptions::new()
         .append(true)
@@ -435,16 +469,23 @@ fn create_segment(dir: &Path, seq: u64, first_index: u64, sync: bool) -> Result<
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u8>, StorageError> {
-    fs::read(path).map_err(|e| StorageError::io(format!("reading WAL segment {}", path.display()), e))
+    fs::read(path)
+        .map_err(|e| StorageError::io(format!("reading WAL segment {}", path.display()), e))
 }
 
 fn truncate_torn_tail(path: &Path, offset: u64) -> Result<(), StorageError> {
-    let context = || format!("truncating the torn tail of WAL segment {} at byte {offset}", path.display());
+    let context = || {
+        format!(
+            "truncating the torn tail of WAL segment {} at byte {offset}",
+            path.display()
+        )
+    };
     let file = OpenOptions::new()
         .write(true)
         .open(path)
         .map_err(|e| StorageError::io(context(), e))?;
-    file.set_len(offset).map_err(|e| StorageError::io(context(), e))?;
+    file.set_len(offset)
+        .map_err(|e| StorageError::io(context(), e))?;
     file.sync_all().map_err(|e| StorageError::io(context(), e))
 }
 
@@ -463,7 +504,10 @@ fn finish_record(buf: &mut [u8], start: usize) -> Result<(), StorageError> {
     let payload_len = u32::try_from(payload_len).map_err(|_| {
         StorageError::io(
             "encoding a WAL record",
-            io::Error::new(io::ErrorKind::InvalidInput, format!("record of {payload_len} bytes exceeds 4 GiB")),
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("record of {payload_len} bytes exceeds 4 GiB"),
+            ),
         )
     })?;
     let checksum = crc32c::crc32c(&buf[start + RECORD_HEADER_LEN - 1..]);
@@ -474,7 +518,11 @@ fn finish_record(buf: &mut [u8], start: usize) -> Result<(), StorageError> {
 }
 
 /// Encodes `message` as one record straight into `buf` (no per-record buffer).
-fn encode_message(buf: &mut Vec<u8>, record_type: u8, message: &impl Message) -> Result<(), StorageError> {
+fn encode_message(
+    buf: &mut Vec<u8>,
+    record_type: u8,
+    message: &impl Message,
+) -> Result<(), StorageError> {
     let start = begin_record(buf, record_type);
     message.write_to_vec(buf).map_err(|e| {
         StorageError::io(
@@ -515,7 +563,9 @@ fn decode_record(data: &[u8], offset: usize) -> Result<Option<RawRecord<'_>>, St
     }
     let magic = read_u32(rest, 0);
     if magic != RECORD_MAGIC {
-        return Err(format!("bad record magic {magic:#010x} (expected {RECORD_MAGIC:#010x})"));
+        return Err(format!(
+            "bad record magic {magic:#010x} (expected {RECORD_MAGIC:#010x})"
+        ));
     }
     let payload_len = read_u32(rest, 4) as usize;
     let available = rest.len() - RECORD_HEADER_LEN;
@@ -550,7 +600,9 @@ fn find_intact_record(data: &[u8], from: usize) -> Option<usize> {
 enum SegmentEnd {
     Clean,
     /// The last segment ends in an interrupted write starting at `offset`.
-    Torn { offset: u64 },
+    Torn {
+        offset: u64,
+    },
 }
 
 /// Applies every record of one segment to `replay` and `segment`.
@@ -574,7 +626,10 @@ fn replay_segment(
             Err(reason) if !is_last => {
                 // Appends are synced before the next segment is created, so an
                 // older segment never legitimately ends in a partial write.
-                return Err(corrupt(offset, format!("{reason}, in a segment that is not the newest")));
+                return Err(corrupt(
+                    offset,
+                    format!("{reason}, in a segment that is not the newest"),
+                ));
             }
             Err(reason) => {
                 return match find_intact_record(data, offset + 1) {
@@ -582,7 +637,9 @@ fn replay_segment(
                         offset,
                         format!("{reason}, yet an intact record follows at byte offset {next}"),
                     )),
-                    None => Ok(SegmentEnd::Torn { offset: offset as u64 }),
+                    None => Ok(SegmentEnd::Torn {
+                        offset: offset as u64,
+                    }),
                 };
             }
         };
@@ -596,8 +653,9 @@ fn replay_segment(
                 replay.push_entry(entry);
             }
             RECORD_HARD_STATE => {
-                replay.hard_state = HardState::parse_from_bytes(record.payload)
-                    .map_err(|e| corrupt(offset, format!("hard state record does not decode: {e}")))?;
+                replay.hard_state = HardState::parse_from_bytes(record.payload).map_err(|e| {
+                    corrupt(offset, format!("hard state record does not decode: {e}"))
+                })?;
             }
             RECORD_SNAPSHOT_MARKER if record.payload.len() == SNAPSHOT_MARKER_LEN => {
                 segment.note_marker();
@@ -606,7 +664,10 @@ fn replay_segment(
             RECORD_SNAPSHOT_MARKER => {
                 return Err(corrupt(
                     offset,
-                    format!("snapshot marker of {} bytes, expected {SNAPSHOT_MARKER_LEN}", record.payload.len()),
+                    format!(
+                        "snapshot marker of {} bytes, expected {SNAPSHOT_MARKER_LEN}",
+                        record.payload.len()
+                    ),
                 ));
             }
             unknown => return Err(corrupt(offset, format!("unknown record type {unknown}"))),
@@ -634,11 +695,12 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
-        let mut entry = Entry::default();
-        entry.index = index;
-        entry.term = term;
-        entry.data = data.to_vec().into();
-        entry
+        Entry {
+            index,
+            term,
+            data: data.to_vec().into(),
+            ..Entry::default()
+        }
     }
 
     #[test]
@@ -648,7 +710,10 @@ mod tests {
         assert_eq!(parse_segment_file_name(&name), Some((10, 0x1234)));
         assert!(segment_file_name(9, 99) < segment_file_name(10, 1));
         assert_eq!(parse_segment_file_name("a-b.wal"), None);
-        assert_eq!(parse_segment_file_name("000000000000000a-0000000000001234.tmp"), None);
+        assert_eq!(
+            parse_segment_file_name("000000000000000a-0000000000001234.tmp"),
+            None
+        );
     }
 
     #[test]
@@ -661,7 +726,10 @@ mod tests {
         assert_eq!(spans[1].end, buf.len());
         let first = decode_record(&buf, 0).unwrap().unwrap();
         assert_eq!(first.record_type, RECORD_ENTRY);
-        assert_eq!(Entry::parse_from_bytes(first.payload).unwrap(), entry(7, 2, b"payload"));
+        assert_eq!(
+            Entry::parse_from_bytes(first.payload).unwrap(),
+            entry(7, 2, b"payload")
+        );
     }
 
     #[test]
@@ -671,7 +739,10 @@ mod tests {
         for at in 0..buf.len() {
             let mut damaged = buf.clone();
             damaged[at] ^= 0x40;
-            assert!(decode_record(&damaged, 0).is_err(), "flip at byte {at} went unnoticed");
+            assert!(
+                decode_record(&damaged, 0).is_err(),
+                "flip at byte {at} went unnoticed"
+            );
         }
     }
 

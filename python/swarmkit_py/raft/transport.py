@@ -1,0 +1,276 @@
+"""Node-to-node transport for Raft messages: framed TCP, optionally TLS.
+
+Each node listens on one address; it sends to a peer over its own outbound
+connection to that peer, so a pair of nodes uses two connections. Messages
+are fire-and-forget, as Raft expects: a send to an unreachable peer is
+dropped and reported, and Raft retries. TLS plugs in through the two
+`ssl.SSLContext`s; the Raft core never sees the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+
+from .config import parse_addr
+import msgpack
+
+from .frames import KIND_HELLO, KIND_RAFT, FrameDecoder, FrameError, encode
+
+log = logging.getLogger(__name__)
+
+# Most bytes buffered for a peer that is not connected yet; beyond that they
+# are dropped (Raft resends what matters).
+_MAX_PENDING_BYTES = 64 * 1024 * 1024
+_RECONNECT_BACKOFF = (0.05, 1.0)
+
+
+class _InboundProtocol(asyncio.Protocol):
+    def __init__(self, transport_owner: RaftTransport) -> None:
+        self._owner = transport_owner
+        self._decoder = FrameDecoder()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._owner._inbound.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._owner._inbound.discard(self._transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._decoder.feed(data)
+        except FrameError as e:
+            peer = self._transport.get_extra_info("peername") if self._transport else None
+            log.warning("closing connection from %s: %s", peer, e)
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        msgs = []
+        for kind, payload in frames:
+            if kind == KIND_RAFT:
+                msgs.append(payload)
+            elif kind == KIND_HELLO:
+                self._hello(payload)
+            else:
+                log.warning("dropped a frame of unknown kind %d", kind)
+        if msgs:
+            self._owner._deliver(msgs)
+
+
+    def _hello(self, payload: bytes) -> None:
+        try:
+            hello = msgpack.unpackb(payload)
+            node_id, address = int(hello["id"]), str(hello["addr"])
+        except Exception as e:  # hostile input must not take the node down
+            log.warning("ignored a malformed hello frame: %s", e)
+            return
+        self._owner._learn(node_id, address)
+
+
+class _OutboundProtocol(asyncio.Protocol):
+    def __init__(self, peer: _Peer) -> None:
+        self._peer = peer
+
+    def data_received(self, data: bytes) -> None:
+        pass  # peers never answer on our outbound connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._peer.lost()
+
+
+class _Peer:
+    """The outbound connection to one peer."""
+
+    def __init__(self, owner: RaftTransport, node_id: int, address: str) -> None:
+        self.owner = owner
+        self.node_id = node_id
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.pending_snapshots = 0
+        self.connecting: asyncio.Task[None] | None = None
+        self.backoff = _RECONNECT_BACKOFF[0]
+        self.retry_at = 0.0
+
+    def send(self, frames: list[bytes], snapshots: int) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(frames))
+            for _ in range(snapshots):
+                self.owner._snapshot_sent(self.node_id, True)
+            return
+        size = sum(map(len, frames))
+        if self.pending_bytes + size > _MAX_PENDING_BYTES:
+            self.owner._unreachable(self.node_id, snapshots)
+            return
+        self.pending.extend(frames)
+        self.pending_bytes += size
+        self.pending_snapshots += snapshots
+        loop = asyncio.get_running_loop()
+        if self.connecting is None and loop.time() >= self.retry_at:
+            self.connecting = loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            host, port = parse_addr(self.address)
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _OutboundProtocol(self),
+                    host,
+                    port,
+                    ssl=self.owner._client_ssl,
+                    server_hostname=self.owner._server_hostname(self.node_id)
+                    if self.owner._client_ssl
+                    else None,
+                ),
+                timeout=5.0,
+            )
+        except (OSError, TimeoutError, ValueError, ssl.SSLError) as e:
+            log.debug("cannot reach node %x at %s: %s", self.node_id, self.address, e)
+            snapshots = self.pending_snapshots
+            self.pending, self.pending_bytes, self.pending_snapshots = [], 0, 0
+            self.retry_at = loop.time() + self.backoff
+            self.backoff = min(self.backoff * 2, _RECONNECT_BACKOFF[1])
+            self.owner._unreachable(self.node_id, snapshots)
+            return
+        finally:
+            self.connecting = None
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.owner._hello_frame)
+        self.backoff = _RECONNECT_BACKOFF[0]
+        if self.pending:
+            frames, snapshots = self.pending, self.pending_snapshots
+            self.pending, self.pending_bytes, self.pending_snapshots = [], 0, 0
+            self.send(frames, snapshots)
+
+    def lost(self) -> None:
+        self.transport = None
+
+    def close(self) -> None:
+        if self.connecting is not None:
+            self.connecting.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+            self.transport = None
+
+
+class RaftTransport:
+    """Sends and receives Raft messages for one node.
+
+    `deliver` gets each batch of received messages (encoded); `unreachable` and
+    `snapshot_status` report failed sends and snapshot deliveries back to Raft.
+    """
+
+    def __init__(
+        self,
+        node_id: int,
+        listen_addr: str,
+        advertise_addr: str,
+        deliver: Callable[[list[bytes]], None],
+        unreachable: Callable[[int], None],
+        snapshot_status: Callable[[int, bool], None],
+        *,
+        server_ssl: ssl.SSLContext | None = None,
+        client_ssl: ssl.SSLContext | None = None,
+        server_hostname: Callable[[int], str] | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.listen_addr = listen_addr
+        self._deliver_cb = deliver
+        self._unreachable_cb = unreachable
+        self._snapshot_cb = snapshot_status
+        self._server_ssl = server_ssl
+        self._client_ssl = client_ssl
+        self._hostname_of = server_hostname
+        self._peers: dict[int, _Peer] = {}
+        # Addresses from the membership; peers not in it (a node being added)
+        # are reached at the address their hello frame announced.
+        self._member_addresses: dict[int, str] = {}
+        self._hello_frame = encode(
+            KIND_HELLO, msgpack.packb({"id": node_id, "addr": advertise_addr})
+        )
+        self._inbound: set[asyncio.Transport] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (useful with port 0)."""
+        assert self._server is not None, "transport not started"
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def start(self) -> None:
+        host, port = parse_addr(self.listen_addr)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _InboundProtocol(self), host, port, ssl=self._server_ssl, reuse_address=True
+        )
+
+    async def stop(self) -> None:
+        for peer in self._peers.values():
+            peer.close()
+        self._peers.clear()
+        if self._server is not None:
+            self._server.close()
+            for t in list(self._inbound):
+                t.abort()
+            await self._server.wait_closed()
+            self._server = None
+
+    def set_peers(self, addresses: dict[int, str]) -> None:
+        """Updates where peers are; connections to moved or removed peers close."""
+        self._member_addresses = dict(addresses)
+        for node_id in list(self._peers):
+            peer = self._peers[node_id]
+            if addresses.get(node_id) != peer.address:
+                peer.close()
+                del self._peers[node_id]
+        for node_id, address in addresses.items():
+            if node_id != self.node_id and node_id not in self._peers and address:
+                self._peers[node_id] = _Peer(self, node_id, address)
+
+    def send(self, messages: list[tuple[int, bool, bytes]]) -> None:
+        """Sends encoded messages `(to, is_snapshot, bytes)`, batched per peer."""
+        by_peer: dict[int, tuple[list[bytes], int]] = {}
+        for to, is_snapshot, payload in messages:
+            frames, snaps = by_peer.get(to, ([], 0))
+            frames.append(encode(KIND_RAFT, payload))
+            by_peer[to] = (frames, snaps + int(is_snapshot))
+        for to, (frames, snaps) in by_peer.items():
+            peer = self._peers.get(to)
+            if peer is None:
+                log.debug("no address for node %x; dropping %d messages", to, len(frames))
+                self._unreachable(to, snaps)
+                continue
+            peer.send(frames, snaps)
+
+    def _learn(self, node_id: int, address: str) -> None:
+        if node_id == self.node_id or node_id in self._member_addresses:
+            return
+        peer = self._peers.get(node_id)
+        if peer is None or peer.address != address:
+            if peer is not None:
+                peer.close()
+            self._peers[node_id] = _Peer(self, node_id, address)
+
+    def _deliver(self, msgs: list[bytes]) -> None:
+        self._deliver_cb(msgs)
+
+    def _unreachable(self, node_id: int, snapshots: int) -> None:
+        self._unreachable_cb(node_id)
+        for _ in range(snapshots):
+            self._snapshot_cb(node_id, False)
+
+    def _snapshot_sent(self, node_id: int, ok: bool) -> None:
+        self._snapshot_cb(node_id, ok)
+
+    def _server_hostname(self, node_id: int) -> str | None:
+        return self._hostname_of(node_id) if self._hostname_of else None
