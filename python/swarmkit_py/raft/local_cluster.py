@@ -55,6 +55,7 @@ class LocalCluster:
     snapshot_interval: int = 10_000
     keep_entries: int = 500
     fsync: bool = True
+    state_machine: str = "log"
     host: str = "127.0.0.1"
     nodes: dict[int, ProcessNode] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
@@ -93,6 +94,7 @@ class LocalCluster:
             "--heartbeat-ticks", str(self.heartbeat_ticks),
             "--snapshot-interval", str(self.snapshot_interval),
             "--keep-entries", str(self.keep_entries),
+            "--state-machine", self.state_machine,
         ]  # fmt: skip
         if bootstrap:
             args += ["--peers", ",".join(f"{i}={a}" for i, a in sorted(self.peers.items()))]

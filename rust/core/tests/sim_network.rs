@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use swarmkit_core::consensus::{
-    Applied, MembershipChange, Node, ProposalError, RaftConfig, Role,
+    Applied, MembershipChange, Node, Output, ProposalError, RaftConfig, Role,
 };
 use swarmkit_core::storage::MemoryLogStore;
 
@@ -206,10 +206,10 @@ impl Sim {
 
     fn collect(&mut self, id: u64) {
         let Some(node) = self.nodes.get_mut(&id) else { return };
-        let mut early = Vec::new();
-        node.process_ready(|m| early.extend(m)).unwrap();
-        let out = node.take_output();
-        for m in early.into_iter().chain(out.messages) {
+        let mut out = Output::default();
+        node.process_ready(|early| out.merge(early)).unwrap();
+        out.merge(node.take_output());
+        for m in std::mem::take(&mut out.messages) {
             self.in_flight.push((id, m.to, m.snapshot, m.bytes));
         }
         let state = self.state.get_mut(&id).unwrap();

@@ -196,12 +196,7 @@ fn run<S: LogStore>(mut node: Node<S>, rx: Receiver<Input>, shared: Arc<Shared>)
                 next_tick = now + tick;
             }
         }
-        let result = node.process_ready(|early| {
-            shared.publish(Output {
-                messages: early,
-                ..Default::default()
-            })
-        });
+        let result = node.process_ready(|early| shared.publish(early));
         if let Err(e) = result {
             break Some(e.to_string());
         }

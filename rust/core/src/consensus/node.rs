@@ -404,27 +404,35 @@ impl<S: LogStore> Node<S> {
         self.raw.has_ready()
     }
 
-    /// Persists and hands out whatever raft-rs has ready. `early` receives the
-    /// messages that may be sent before the local write is durable (the
-    /// leader's appends), so replication overlaps the leader's fsync.
-    pub fn process_ready(&mut self, mut early: impl FnMut(Vec<OutMessage>)) -> Result<(), StorageError> {
+    /// Persists and hands out whatever raft-rs has ready. `publish` receives
+    /// what may go out before the local write is durable (the leader's
+    /// appends, and entries committed earlier), so replication overlaps the
+    /// leader's fsync; the rest stays for [`Node::take_output`].
+    pub fn process_ready(&mut self, mut publish: impl FnMut(Output)) -> Result<(), StorageError> {
         if !self.raw.has_ready() {
             self.after_ready();
             return Ok(());
         }
         let mut rd = self.raw.ready();
         let first_msgs = self.encode_messages(rd.take_messages());
-        if !first_msgs.is_empty() {
-            early(first_msgs);
-        }
+        self.out.messages.extend(first_msgs);
         if rd.snapshot().get_metadata().index > 0 {
             self.install_snapshot(rd.snapshot().clone())?;
         }
+        // Committed entries here are already durable: hand them out now.
         self.apply_committed(rd.take_committed_entries());
+        if !self.out.is_empty() {
+            publish(self.take_output());
+        }
+        // Term and vote must be durable before we answer anyone; the commit
+        // index need not be (it is re-learned), so a commit-only change rides
+        // along with the next entries instead of costing a sync of its own.
         let hs = self.raw.raft.hard_state();
-        let hs_changed = hs != *self.raw.store().hard_state();
-        if !rd.entries().is_empty() || hs_changed {
-            self.store.append(rd.entries(), hs_changed.then_some(&hs))?;
+        let persisted = self.raw.store().hard_state();
+        let vote_changed = hs.term != persisted.term || hs.vote != persisted.vote;
+        if !rd.entries().is_empty() || vote_changed {
+            let write_hs = hs != *persisted;
+            self.store.append(rd.entries(), write_hs.then_some(&hs))?;
             let cache = self.raw.mut_store();
             cache.append(rd.entries());
             cache.set_hard_state(hs);
