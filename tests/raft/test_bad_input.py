@@ -39,8 +39,14 @@ class Items:
 def single_node(tmp_path: Path, **kw: object) -> RaftNode:
     (port,) = free_ports(1)
     addr = f"127.0.0.1:{port}"
-    config = RaftConfig(node_id=1, listen_addr=addr, data_dir=tmp_path / "n1",
-                        peers={1: addr}, tick_interval=0.02, **kw)  # type: ignore[arg-type]  # fmt: skip
+    config = RaftConfig(
+        node_id=1,
+        listen_addr=addr,
+        data_dir=tmp_path / "n1",
+        peers={1: addr},
+        tick_interval=0.02,
+        **kw,
+    )  # type: ignore[arg-type]
     return RaftNode(config, Items())
 
 
@@ -84,7 +90,9 @@ async def test_oversized_proposal_is_refused_with_a_clear_error(tmp_path: Path) 
 async def test_data_dir_of_unknown_format_version_is_refused(tmp_path: Path) -> None:
     (tmp_path / "n1").mkdir()
     (tmp_path / "n1" / "VERSION").write_text("99\n")
-    with pytest.raises(StorageError, match=r"format version \"99\", this build understands version 1"):
+    with pytest.raises(
+        StorageError, match=r"format version \"99\", this build understands version 1"
+    ):
         await single_node(tmp_path).start()
     assert (tmp_path / "n1" / "VERSION").read_text() == "99\n"
 

@@ -72,8 +72,14 @@ async def test_killed_node_restarts_and_catches_up_from_the_log(cluster: LocalCl
 
 
 async def test_node_far_behind_catches_up_from_a_snapshot(tmp_path: Path) -> None:
-    c = LocalCluster(tmp_path, size=3, tick_interval=0.05, election_ticks=20,
-                     snapshot_interval=300, keep_entries=50)  # fmt: skip
+    c = LocalCluster(
+        tmp_path,
+        size=3,
+        tick_interval=0.05,
+        election_ticks=20,
+        snapshot_interval=300,
+        keep_entries=50,
+    )
     async with c:
         leader = await c.wait_leader()
         victim = next(i for i in (1, 2, 3) if i != leader)

@@ -3,6 +3,7 @@ middle stops the node with a clear error, nothing acknowledged is lost."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +30,7 @@ def test_wal_torn_tail_recovers_every_complete_record(tmp_path: Path) -> None:
     seg = segments(tmp_path)[-1]
     full = seg.stat().st_size
     # Cut into the middle of the last batch: a write torn by a crash.
-    with open(seg, "r+b") as f:
-        f.truncate(full - 300)
+    os.truncate(seg, full - 300)
     log = _core.FileLog(str(tmp_path))
     # The store reopened without error; the next append continues right after
     # the last complete record (the last batch lost its final two entries).
@@ -55,9 +55,18 @@ def test_wal_corrupted_mid_file_refuses_to_open_naming_file_and_offset(tmp_path:
 def run_node(c: LocalCluster, node_id: int) -> subprocess.CompletedProcess[str]:
     n = c.nodes[node_id]
     args = [
-        sys.executable, "-m", "swarmkit_py.raft.standalone", "--id", str(node_id),
-        "--listen", n.raft_addr, "--control", n.control_addr, "--data-dir", str(n.data_dir),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "swarmkit_py.raft.standalone",
+        "--id",
+        str(node_id),
+        "--listen",
+        n.raft_addr,
+        "--control",
+        n.control_addr,
+        "--data-dir",
+        str(n.data_dir),
+    ]
     return subprocess.run(args, capture_output=True, text=True, timeout=60)
 
 
@@ -67,8 +76,7 @@ async def test_node_with_torn_wal_tail_restarts_and_catches_up(cluster: LocalClu
     await load_until_acked(cluster, 500, 8, "a")
     cluster.kill(victim)
     seg = segments(cluster.nodes[victim].data_dir)[-1]
-    with open(seg, "r+b") as f:
-        f.truncate(seg.stat().st_size - 7)
+    os.truncate(seg, seg.stat().st_size - 7)
     acked = await load_until_acked(cluster, 300, 8, "b")
     await cluster.restart(victim)
     await cluster.wait_applied(victim, max(acked))

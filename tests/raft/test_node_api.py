@@ -29,7 +29,7 @@ class Recorder:
         return repr(self.items).encode()
 
     def restore(self, data: bytes) -> None:
-        self.items = eval(data.decode()) if data else []  # noqa: S307 - test data we wrote
+        self.items = eval(data.decode()) if data else []  # test data we wrote ourselves
         self.restores.append(len(self.items))
 
 
@@ -37,8 +37,15 @@ def configs(tmp_path: Path, n: int, **kw: object) -> list[RaftConfig]:
     ports = free_ports(n)
     peers = {i + 1: f"127.0.0.1:{p}" for i, p in enumerate(ports)}
     return [
-        RaftConfig(node_id=i, listen_addr=a, data_dir=tmp_path / f"n{i}", peers=peers,
-                   tick_interval=0.02, election_ticks=10, **kw)  # type: ignore[arg-type]  # fmt: skip
+        RaftConfig(
+            node_id=i,
+            listen_addr=a,
+            data_dir=tmp_path / f"n{i}",
+            peers=peers,
+            tick_interval=0.02,
+            election_ticks=10,
+            **kw,
+        )  # type: ignore[arg-type]
         for i, a in peers.items()
     ]
 
@@ -126,8 +133,9 @@ async def test_added_node_catches_up_and_removed_id_is_never_reused(
         await leader.propose(f"e{i}".encode())
     (port,) = free_ports(1)
     newcomer = RaftNode(
-        RaftConfig(node_id=9, listen_addr=f"127.0.0.1:{port}", data_dir=tmp_path / "n9",
-                   tick_interval=0.02),  # fmt: skip
+        RaftConfig(
+            node_id=9, listen_addr=f"127.0.0.1:{port}", data_dir=tmp_path / "n9", tick_interval=0.02
+        ),
         Recorder(),
     )
     async with newcomer:

@@ -84,18 +84,30 @@ class LocalCluster:
         n.data_dir.mkdir(parents=True, exist_ok=True)
         n.log_path = self.base_dir / f"node-{node_id}.log"
         args = [
-            sys.executable, "-m", "swarmkit_py.raft.standalone",
-            "--id", str(node_id),
-            "--listen", n.raft_addr,
-            "--control", n.control_addr,
-            "--data-dir", str(n.data_dir),
-            "--tick-interval", str(self.tick_interval),
-            "--election-ticks", str(self.election_ticks),
-            "--heartbeat-ticks", str(self.heartbeat_ticks),
-            "--snapshot-interval", str(self.snapshot_interval),
-            "--keep-entries", str(self.keep_entries),
-            "--state-machine", self.state_machine,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "swarmkit_py.raft.standalone",
+            "--id",
+            str(node_id),
+            "--listen",
+            n.raft_addr,
+            "--control",
+            n.control_addr,
+            "--data-dir",
+            str(n.data_dir),
+            "--tick-interval",
+            str(self.tick_interval),
+            "--election-ticks",
+            str(self.election_ticks),
+            "--heartbeat-ticks",
+            str(self.heartbeat_ticks),
+            "--snapshot-interval",
+            str(self.snapshot_interval),
+            "--keep-entries",
+            str(self.keep_entries),
+            "--state-machine",
+            self.state_machine,
+        ]
         if bootstrap:
             args += ["--peers", ",".join(f"{i}={a}" for i, a in sorted(self.peers.items()))]
         if not self.fsync:
@@ -165,10 +177,22 @@ class LocalCluster:
         result: dict[str, Any] = await self._post(node_id, "/propose", data=data)
         return result
 
-    async def load(self, node_id: int, count: int, concurrency: int = 1, size: int = 64,
-                   tag: str = "load", return_acked: bool = True) -> dict[str, Any]:  # fmt: skip
-        spec = {"count": count, "concurrency": concurrency, "size": size, "tag": tag,
-                "return_acked": return_acked}  # fmt: skip
+    async def load(
+        self,
+        node_id: int,
+        count: int,
+        concurrency: int = 1,
+        size: int = 64,
+        tag: str = "load",
+        return_acked: bool = True,
+    ) -> dict[str, Any]:
+        spec = {
+            "count": count,
+            "concurrency": concurrency,
+            "size": size,
+            "tag": tag,
+            "return_acked": return_acked,
+        }
         result: dict[str, Any] = await self._post(node_id, "/load", json=spec)
         return result
 
@@ -177,8 +201,9 @@ class LocalCluster:
         return result
 
     async def change_members(self, node_id: int, op: str, member: int, address: str = "") -> Any:
-        return await self._post(node_id, "/members", json={"op": op, "id": member,
-                                                            "address": address})  # fmt: skip
+        return await self._post(
+            node_id, "/members", json={"op": op, "id": member, "address": address}
+        )
 
     async def wait_applied(self, node_id: int, index: int, timeout: float = 60.0) -> None:
         loop = asyncio.get_running_loop()

@@ -18,7 +18,8 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from .. import _core
+from swarmkit_py import _core
+
 from .config import RaftConfig
 from .errors import (
     NodeStoppedError,
@@ -278,9 +279,7 @@ class RaftNode:
         if not self._running:
             raise NodeStoppedError("the raft node is not running")
 
-    def _new_future(
-        self, table: dict[int, asyncio.Future[int]]
-    ) -> tuple[int, asyncio.Future[int]]:
+    def _new_future(self, table: dict[int, asyncio.Future[int]]) -> tuple[int, asyncio.Future[int]]:
         self._check_running()
         assert self._loop is not None
         request_id = next(self._ids)

@@ -86,7 +86,7 @@ class DigestLog:
 def _percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return 0.0
-    k = min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))
+    k = min(len(sorted_values) - 1, round(p / 100 * (len(sorted_values) - 1)))
     return sorted_values[k]
 
 

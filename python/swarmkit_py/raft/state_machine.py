@@ -8,7 +8,7 @@ from typing import NamedTuple, Protocol
 class Entry(NamedTuple):
     """A committed log entry."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, on purpose
     term: int
     data: bytes
 

@@ -14,9 +14,9 @@ import logging
 import ssl
 from collections.abc import Callable
 
-from .config import parse_addr
 import msgpack
 
+from .config import parse_addr
 from .frames import KIND_HELLO, KIND_RAFT, FrameDecoder, FrameError, encode
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ class _InboundProtocol(asyncio.Protocol):
                 log.warning("dropped a frame of unknown kind %d", kind)
         if msgs:
             self._owner._deliver(msgs)
-
 
     def _hello(self, payload: bytes) -> None:
         try:

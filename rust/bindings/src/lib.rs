@@ -9,11 +9,16 @@ use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use swarmkit_core::consensus::{
-    Applied, Driver, Input, LogLevel, MembershipChange, Membership, Output, RaftConfig, Role,
+    Applied, Driver, Input, LogLevel, Membership, MembershipChange, Output, RaftConfig, Role,
 };
 use swarmkit_core::storage::{self, StorageError};
 
-create_exception!(_core, RaftStorageError, PyException, "The node's durable storage failed.");
+create_exception!(
+    _core,
+    RaftStorageError,
+    PyException,
+    "The node's durable storage failed."
+);
 
 fn storage_err(e: StorageError) -> PyErr {
     RaftStorageError::new_err(e.to_string())
@@ -86,10 +91,22 @@ impl RaftCore {
 
     /// `kind` is one of add_voter, add_learner, promote_learner, remove.
     #[pyo3(signature = (proposal, kind, node_id, address=String::new()))]
-    fn change_membership(&self, proposal: u64, kind: &str, node_id: u64, address: String) -> PyResult<()> {
+    fn change_membership(
+        &self,
+        proposal: u64,
+        kind: &str,
+        node_id: u64,
+        address: String,
+    ) -> PyResult<()> {
         let change = match kind {
-            "add_voter" => MembershipChange::AddVoter { id: node_id, address },
-            "add_learner" => MembershipChange::AddLearner { id: node_id, address },
+            "add_voter" => MembershipChange::AddVoter {
+                id: node_id,
+                address,
+            },
+            "add_learner" => MembershipChange::AddLearner {
+                id: node_id,
+                address,
+            },
             "promote_learner" => MembershipChange::PromoteLearner { id: node_id },
             "remove" => MembershipChange::Remove { id: node_id },
             other => {
@@ -122,7 +139,9 @@ impl RaftCore {
     }
 
     fn report_unreachable(&self, id: u64) -> PyResult<()> {
-        self.driver.send(Input::ReportUnreachable(id)).map_err(stopped)
+        self.driver
+            .send(Input::ReportUnreachable(id))
+            .map_err(stopped)
     }
 
     fn report_snapshot(&self, to: u64, delivered: bool) -> PyResult<()> {
@@ -225,7 +244,8 @@ fn output_to_py(py: Python<'_>, out: Output) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("leader_changed", out.leader_changed)?;
     d.set_item(
         "leader",
-        out.leader.map(|(id, term, role)| (id, term, role_name(role))),
+        out.leader
+            .map(|(id, term, role)| (id, term, role_name(role))),
     )?;
     d.set_item("snapshots_saved", out.snapshots_saved)?;
     d.set_item("snapshot_wanted", out.snapshot_wanted)?;

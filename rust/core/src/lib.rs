@@ -4,5 +4,5 @@
 //! sans-I/O apart from the [`storage::LogStore`] it is given; `storage` holds the
 //! durable log.
 
-pub mod storage;
 pub mod consensus;
+pub mod storage;

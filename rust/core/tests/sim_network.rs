@@ -148,7 +148,11 @@ impl Sim {
     }
 
     fn all_ids(&self) -> Vec<u64> {
-        self.nodes.keys().chain(self.crashed.keys()).copied().collect()
+        self.nodes
+            .keys()
+            .chain(self.crashed.keys())
+            .copied()
+            .collect()
     }
 
     fn leader(&self) -> Option<u64> {
@@ -205,7 +209,9 @@ impl Sim {
     }
 
     fn collect(&mut self, id: u64) {
-        let Some(node) = self.nodes.get_mut(&id) else { return };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         let mut out = Output::default();
         node.process_ready(|early| out.merge(early)).unwrap();
         out.merge(node.take_output());
@@ -216,7 +222,10 @@ impl Sim {
         for a in out.applied {
             match a {
                 Applied::Entry { index, data, .. } => {
-                    assert!(state.last().is_none_or(|(i, _)| *i < index), "applied out of order");
+                    assert!(
+                        state.last().is_none_or(|(i, _)| *i < index),
+                        "applied out of order"
+                    );
                     state.push((index, data));
                 }
                 Applied::Restore { data, .. } => {
@@ -314,8 +323,7 @@ impl Sim {
     fn converge(&mut self) {
         let ok = self.run_until(5000, |s| {
             let target = s.longest.len();
-            s.nodes.keys().all(|id| s.state[id].len() == target)
-                && s.leader().is_some()
+            s.nodes.keys().all(|id| s.state[id].len() == target) && s.leader().is_some()
         });
         if !ok {
             for n in self.nodes.values() {
@@ -357,7 +365,9 @@ fn oversized_proposal_is_refused_with_a_clear_error() {
     let p = sim.propose_to(leader, vec![0; 1536 * 1024 + 1]);
     let err = &sim.failed[&p];
     assert!(matches!(err, ProposalError::TooLarge { .. }));
-    assert!(err.to_string().contains("exceeds the limit of 1572864 bytes"));
+    assert!(err
+        .to_string()
+        .contains("exceeds the limit of 1572864 bytes"));
 }
 
 #[test]
@@ -380,7 +390,10 @@ fn isolated_leader_is_replaced_and_its_uncommitted_proposals_fail() {
     sim.heal();
     sim.converge();
     for p in stranded {
-        assert!(!sim.acked.contains_key(&p), "a stranded proposal was acknowledged");
+        assert!(
+            !sim.acked.contains_key(&p),
+            "a stranded proposal was acknowledged"
+        );
         assert_eq!(sim.failed.get(&p), Some(&ProposalError::Dropped));
     }
     sim.check_acked_everywhere();
@@ -459,7 +472,10 @@ fn random_faults_never_break_agreement() {
         sim.drop_rate = 0.0;
         sim.converge();
         sim.check_acked_everywhere();
-        assert!(!sim.acked.is_empty(), "seed {seed}: nothing was acknowledged");
+        assert!(
+            !sim.acked.is_empty(),
+            "seed {seed}: nothing was acknowledged"
+        );
     }
 }
 
@@ -474,8 +490,14 @@ fn membership_add_learner_promote_and_remove() {
     sim.add_empty_node(4);
     let p = sim.next_proposal;
     sim.next_proposal += 1;
-    let change = MembershipChange::AddLearner { id: 4, address: "node-4".into() };
-    sim.nodes.get_mut(&leader).unwrap().propose_membership(p, change);
+    let change = MembershipChange::AddLearner {
+        id: 4,
+        address: "node-4".into(),
+    };
+    sim.nodes
+        .get_mut(&leader)
+        .unwrap()
+        .propose_membership(p, change);
     sim.run(200);
     assert!(
         sim.acked_membership.contains_key(&p),
@@ -514,8 +536,14 @@ fn membership_add_learner_promote_and_remove() {
     assert!(sim.nodes[&leader].membership().removed.contains(&victim));
     let p = sim.next_proposal;
     sim.next_proposal += 1;
-    let change = MembershipChange::AddVoter { id: victim, address: "again".into() };
-    sim.nodes.get_mut(&leader).unwrap().propose_membership(p, change);
+    let change = MembershipChange::AddVoter {
+        id: victim,
+        address: "again".into(),
+    };
+    sim.nodes
+        .get_mut(&leader)
+        .unwrap()
+        .propose_membership(p, change);
     sim.collect(leader);
     match &sim.failed[&p] {
         ProposalError::Rejected(reason) => assert!(reason.contains("never be used again")),
@@ -545,11 +573,18 @@ fn a_lagging_follower_catches_up_from_a_snapshot() {
     }
     sim.run(100);
     let st = sim.nodes[&leader].status();
-    assert!(st.first_index > 2, "the leader compacted its log (first index {})", st.first_index);
+    assert!(
+        st.first_index > 2,
+        "the leader compacted its log (first index {})",
+        st.first_index
+    );
     assert!(st.snapshot_index >= 250);
     sim.heal();
     sim.converge();
-    assert!(sim.restores.get(&lagger).copied().unwrap_or(0) >= 1, "no snapshot was installed");
+    assert!(
+        sim.restores.get(&lagger).copied().unwrap_or(0) >= 1,
+        "no snapshot was installed"
+    );
     sim.check_acked_everywhere();
     assert_eq!(sim.state[&lagger].len(), 300);
 }
@@ -568,7 +603,11 @@ fn a_crashed_node_restarts_from_snapshot_and_log() {
     sim.crash(victim);
     sim.restart(victim);
     // The restarted node replays its snapshot and log before hearing from anyone.
-    assert!(sim.state[&victim].len() >= 90, "replayed {}", sim.state[&victim].len());
+    assert!(
+        sim.state[&victim].len() >= 90,
+        "replayed {}",
+        sim.state[&victim].len()
+    );
     sim.converge();
     sim.check_acked_everywhere();
 }
@@ -582,12 +621,18 @@ fn leadership_transfer_and_read_index() {
     let target = *sim.nodes.keys().find(|&&i| i != leader).unwrap();
     sim.nodes.get_mut(&leader).unwrap().transfer_leader(target);
     sim.collect(leader);
-    assert!(sim.run_until(500, |s| s.leader() == Some(target)), "leadership did not move");
+    assert!(
+        sim.run_until(500, |s| s.leader() == Some(target)),
+        "leadership did not move"
+    );
     assert_eq!(sim.wait_leader(), target);
     // A read on a follower returns an index at least the commit of the write.
     let follower = leader;
     sim.nodes.get_mut(&follower).unwrap().read_index(42);
-    assert!(sim.run_until(200, |s| s.reads.contains_key(&42)), "read not answered");
+    assert!(
+        sim.run_until(200, |s| s.reads.contains_key(&42)),
+        "read not answered"
+    );
     let index = sim.reads[&42].clone().expect("read succeeded");
     assert!(index >= 2);
 }

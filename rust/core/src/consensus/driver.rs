@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
+use super::config::RaftConfig;
 use super::node::{MembershipChange, Node};
 use super::output::{Output, ProposalError};
 use super::status::Status;
-use super::config::RaftConfig;
 use crate::storage::{FileLogStore, FileStoreOptions, LogStore, MemoryLogStore, StorageError};
 
 /// Most inputs folded into one batch before the node persists.
@@ -24,13 +24,22 @@ const MAX_INPUTS_PER_BATCH: usize = 4096;
 pub enum Input {
     Step(Vec<Vec<u8>>),
     Propose(Vec<(u64, Vec<u8>)>),
-    ChangeMembership { proposal: u64, change: MembershipChange },
+    ChangeMembership {
+        proposal: u64,
+        change: MembershipChange,
+    },
     ReadIndex(u64),
     TransferLeader(u64),
     Campaign,
-    SaveSnapshot { index: u64, data: Vec<u8> },
+    SaveSnapshot {
+        index: u64,
+        data: Vec<u8>,
+    },
     ReportUnreachable(u64),
-    ReportSnapshot { to: u64, delivered: bool },
+    ReportSnapshot {
+        to: u64,
+        delivered: bool,
+    },
     Status(Sender<Status>),
     Stop,
 }
@@ -96,10 +105,14 @@ impl Driver {
         // SAFETY: pipe2 fills two descriptors that we then own.
         let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
         if rc != 0 {
-            return Err(StorageError::io("creating the wake-up pipe", std::io::Error::last_os_error()));
+            return Err(StorageError::io(
+                "creating the wake-up pipe",
+                std::io::Error::last_os_error(),
+            ));
         }
         // SAFETY: both descriptors were just created and are owned by nobody else.
-        let (wake_read, wake_write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (wake_read, wake_write) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let shared = Arc::new(Shared {
             output: Mutex::new(Output::default()),
             signaled: AtomicBool::new(false),
@@ -136,7 +149,14 @@ impl Driver {
     pub fn take_output(&self) -> Output {
         let mut buf = [0u8; 256];
         // SAFETY: reading into a valid buffer from our non-blocking pipe.
-        while unsafe { libc::read(self.wake_read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        while unsafe {
+            libc::read(
+                self.wake_read.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        } > 0
+        {}
         self.shared.signaled.store(false, Ordering::Release);
         std::mem::take(&mut *self.shared.output.lock().expect("output lock"))
     }
@@ -145,7 +165,8 @@ impl Driver {
     pub fn status(&self) -> Result<Status, String> {
         let (tx, rx) = bounded(1);
         self.send(Input::Status(tx))?;
-        rx.recv().map_err(|_| "the raft node has stopped".to_string())
+        rx.recv()
+            .map_err(|_| "the raft node has stopped".to_string())
     }
 
     /// Stops the thread and waits for it; the store is closed when it returns.
@@ -217,9 +238,12 @@ fn fail_queued(rx: &Receiver<Input>, shared: &Shared, reason: &str) {
     while let Ok(input) = rx.try_recv() {
         match input {
             Input::Propose(batch) => {
-                out.proposals.extend(batch.into_iter().map(|(p, _)| (p, Err(err.clone()))));
+                out.proposals
+                    .extend(batch.into_iter().map(|(p, _)| (p, Err(err.clone()))));
             }
-            Input::ChangeMembership { proposal, .. } => out.proposals.push((proposal, Err(err.clone()))),
+            Input::ChangeMembership { proposal, .. } => {
+                out.proposals.push((proposal, Err(err.clone())))
+            }
             Input::ReadIndex(r) => out.reads.push((r, Err(err.clone()))),
             _ => {}
         }

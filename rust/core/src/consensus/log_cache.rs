@@ -25,7 +25,11 @@ pub struct LogCache {
 
 impl LogCache {
     /// Builds the cache from what a store recovered.
-    pub fn recovered(hard_state: HardState, snapshot: Option<Snapshot>, entries: Vec<Entry>) -> Self {
+    pub fn recovered(
+        hard_state: HardState,
+        snapshot: Option<Snapshot>,
+        entries: Vec<Entry>,
+    ) -> Self {
         let mut cache = LogCache {
             hard_state,
             ..Default::default()
@@ -135,7 +139,10 @@ impl LogCache {
 
 impl Storage for LogCache {
     fn initial_state(&self) -> raft::Result<RaftState> {
-        Ok(RaftState::new(self.hard_state.clone(), self.conf_state.clone()))
+        Ok(RaftState::new(
+            self.hard_state.clone(),
+            self.conf_state.clone(),
+        ))
     }
 
     fn entries(
@@ -190,7 +197,9 @@ impl Storage for LogCache {
         // later): ask the application for a fresh one and let raft retry.
         if meta.index == 0 || meta.index < request_index || !includes_peer {
             self.snapshot_wanted.set(true);
-            return Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable));
+            return Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable,
+            ));
         }
         Ok(self.snapshot.clone())
     }

@@ -99,7 +99,9 @@ impl Membership {
             },
             ConfChangeType::AddLearnerNode => match current {
                 Some(m) if m.learner => Err(format!("node {id} is already a learner")),
-                Some(_) => Err(format!("node {id} is a voter; remove it to make it a learner")),
+                Some(_) => Err(format!(
+                    "node {id} is a voter; remove it to make it a learner"
+                )),
                 None => Ok(()),
             },
             ConfChangeType::RemoveNode => match current {
@@ -154,7 +156,14 @@ impl SnapshotEnvelope {
             let len = r.u32()? as usize;
             let address = String::from_utf8(r.take(len)?.to_vec())
                 .map_err(|_| "member address is not UTF-8".to_string())?;
-            membership.members.insert(id, Member { id, address, learner });
+            membership.members.insert(
+                id,
+                Member {
+                    id,
+                    address,
+                    learner,
+                },
+            );
         }
         for _ in 0..r.u32()? {
             membership.removed.insert(r.u64()?);

@@ -10,9 +10,7 @@
 use std::collections::BTreeMap;
 
 use protobuf::Message as _;
-use raft::eraftpb::{
-    ConfChange, ConfChangeType, Entry, EntryType, Message, MessageType, Snapshot,
-};
+use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message, MessageType, Snapshot};
 use raft::{RawNode, SnapshotStatus, StateRole};
 
 use super::config::RaftConfig;
@@ -26,11 +24,21 @@ use crate::storage::{LogStore, StorageError};
 /// A membership change a caller may propose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MembershipChange {
-    AddVoter { id: u64, address: String },
-    AddLearner { id: u64, address: String },
+    AddVoter {
+        id: u64,
+        address: String,
+    },
+    AddLearner {
+        id: u64,
+        address: String,
+    },
     /// Makes a learner a voter.
-    PromoteLearner { id: u64 },
-    Remove { id: u64 },
+    PromoteLearner {
+        id: u64,
+    },
+    Remove {
+        id: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +84,9 @@ impl<S: LogStore> Node<S> {
         mut store: S,
         bootstrap: Option<&[(u64, String)]>,
     ) -> Result<Self, StorageError> {
-        config
-            .validate()
-            .map_err(|e| StorageError::io("invalid raft configuration", std::io::Error::other(e)))?;
+        config.validate().map_err(|e| {
+            StorageError::io("invalid raft configuration", std::io::Error::other(e))
+        })?;
         let mut recovered = store.recover()?;
         let empty = recovered.snapshot.is_none()
             && recovered.entries.is_empty()
@@ -114,8 +122,12 @@ impl<S: LogStore> Node<S> {
                 data: app.to_vec(),
             });
         }
-        let snapshot_index = recovered.snapshot.as_ref().map_or(0, |s| s.get_metadata().index);
-        let cache = LogCache::recovered(recovered.hard_state, recovered.snapshot, recovered.entries);
+        let snapshot_index = recovered
+            .snapshot
+            .as_ref()
+            .map_or(0, |s| s.get_metadata().index);
+        let cache =
+            LogCache::recovered(recovered.hard_state, recovered.snapshot, recovered.entries);
         let logs = LogBuffer::default();
         let logger = log_sink::logger(logs.clone());
         let raw = RawNode::new(&config.to_raft(snapshot_index), cache, &logger)
@@ -185,7 +197,10 @@ impl<S: LogStore> Node<S> {
             Ok(m) => self.step(m),
             Err(e) => self.log(
                 LogLevel::Warning,
-                format!("dropped a malformed raft message ({} bytes): {e}", bytes.len()),
+                format!(
+                    "dropped a malformed raft message ({} bytes): {e}",
+                    bytes.len()
+                ),
             ),
         }
     }
@@ -194,7 +209,10 @@ impl<S: LogStore> Node<S> {
         if m.to != self.config.id {
             self.log(
                 LogLevel::Warning,
-                format!("dropped a raft message for node {} (this is {})", m.to, self.config.id),
+                format!(
+                    "dropped a raft message for node {} (this is {})",
+                    m.to, self.config.id
+                ),
             );
             return;
         }
@@ -206,7 +224,10 @@ impl<S: LogStore> Node<S> {
             return;
         }
         if raft::raw_node::is_local_msg(m.get_msg_type()) {
-            self.log(LogLevel::Warning, "dropped a local-only raft message from a peer".into());
+            self.log(
+                LogLevel::Warning,
+                "dropped a local-only raft message from a peer".into(),
+            );
             return;
         }
         if let Err(e) = self.raw.step(m) {
@@ -238,9 +259,10 @@ impl<S: LogStore> Node<S> {
                 self.out.proposals.push((proposal, Err(err)));
                 continue;
             }
-            let mut e = Entry::default();
-            e.data = data.into();
-            m.entries.push(e);
+            m.entries.push(Entry {
+                data: data.into(),
+                ..Default::default()
+            });
             accepted.push(proposal);
         }
         if accepted.is_empty() {
@@ -295,14 +317,18 @@ impl<S: LogStore> Node<S> {
         cc.node_id = id;
         cc.context = address.into_bytes().into();
         if let Err(reason) = self.membership.check(&cc) {
-            self.out.proposals.push((proposal, Err(ProposalError::Rejected(reason))));
+            self.out
+                .proposals
+                .push((proposal, Err(ProposalError::Rejected(reason))));
             return;
         }
         if kind == ConfChangeType::RemoveNode && id == self.config.id {
             let reason = "the leader cannot remove itself: transfer leadership first, then \
                           remove it from the new leader"
                 .to_string();
-            self.out.proposals.push((proposal, Err(ProposalError::Rejected(reason))));
+            self.out
+                .proposals
+                .push((proposal, Err(ProposalError::Rejected(reason))));
             return;
         }
         let context = cc.context.to_vec();
@@ -441,7 +467,9 @@ impl<S: LogStore> Node<S> {
         self.out.messages.extend(persisted);
         for rs in rd.take_read_states() {
             if let Ok(bytes) = <[u8; 8]>::try_from(&rs.request_ctx[..]) {
-                self.out.reads.push((u64::from_le_bytes(bytes), Ok(rs.index)));
+                self.out
+                    .reads
+                    .push((u64::from_le_bytes(bytes), Ok(rs.index)));
             }
         }
         let mut light = self.raw.advance(rd);
@@ -459,7 +487,9 @@ impl<S: LogStore> Node<S> {
         self.out.applied_index = self.raw.raft.raft_log.applied.max(self.out.applied_index);
         let mut out = std::mem::take(&mut self.out);
         self.out.applied_index = out.applied_index;
-        out.leader = self.last_role.map(|(leader, term, role)| (leader, term, role_of(role)));
+        out.leader = self
+            .last_role
+            .map(|(leader, term, role)| (leader, term, role_of(role)));
         out
     }
 
@@ -551,7 +581,9 @@ impl<S: LogStore> Node<S> {
         // Proposals at or below the snapshot cannot be matched to entries any more.
         let rest = self.pending.split_off(&(meta.index + 1));
         for (_, p) in std::mem::replace(&mut self.pending, rest) {
-            self.out.proposals.push((p.proposal, Err(ProposalError::Dropped)));
+            self.out
+                .proposals
+                .push((p.proposal, Err(ProposalError::Dropped)));
         }
         Ok(())
     }
@@ -571,7 +603,10 @@ impl<S: LogStore> Node<S> {
                 EntryType::EntryConfChange => self.apply_conf_change(&e),
                 EntryType::EntryConfChangeV2 => self.log(
                     LogLevel::Error,
-                    format!("entry {} is a joint membership change, which is not used", e.index),
+                    format!(
+                        "entry {} is a joint membership change, which is not used",
+                        e.index
+                    ),
                 ),
             }
             self.settle(&e);
@@ -583,7 +618,10 @@ impl<S: LogStore> Node<S> {
         let cc = match ConfChange::parse_from_bytes(&e.data) {
             Ok(cc) => cc,
             Err(err) => {
-                self.log(LogLevel::Error, format!("membership entry {} does not decode: {err}", e.index));
+                self.log(
+                    LogLevel::Error,
+                    format!("membership entry {} does not decode: {err}", e.index),
+                );
                 return;
             }
         };
@@ -591,7 +629,8 @@ impl<S: LogStore> Node<S> {
             Ok(cs) => {
                 self.membership.apply(&cc);
                 self.raw.mut_store().set_conf_state(cs);
-                self.membership_history.insert(e.index, self.membership.clone());
+                self.membership_history
+                    .insert(e.index, self.membership.clone());
                 self.out.applied.push(Applied::Membership {
                     index: e.index,
                     term: e.term,
@@ -612,9 +651,13 @@ impl<S: LogStore> Node<S> {
                 break;
             }
             let (_, p) = self.pending.pop_first().expect("non-empty");
-            self.out.proposals.push((p.proposal, Err(ProposalError::Dropped)));
+            self.out
+                .proposals
+                .push((p.proposal, Err(ProposalError::Dropped)));
         }
-        let Some(p) = self.pending.remove(&e.index) else { return };
+        let Some(p) = self.pending.remove(&e.index) else {
+            return;
+        };
         let outcome = if p.term != e.term {
             Err(ProposalError::Dropped)
         } else if p.kind == PendingKind::ConfChange
@@ -647,12 +690,14 @@ impl<S: LogStore> Node<S> {
             let lost: Vec<u64> = self
                 .pending
                 .iter()
-                .filter(|(&i, p)| i > last || log.term(i).map_or(true, |t| t != p.term))
+                .filter(|(&i, p)| i > last || !log.term(i).is_ok_and(|t| t == p.term))
                 .map(|(&i, _)| i)
                 .collect();
             for i in lost {
                 let p = self.pending.remove(&i).expect("present");
-                self.out.proposals.push((p.proposal, Err(ProposalError::Dropped)));
+                self.out
+                    .proposals
+                    .push((p.proposal, Err(ProposalError::Dropped)));
             }
         }
         if !self.deferred_reads.is_empty()

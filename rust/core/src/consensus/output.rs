@@ -16,11 +16,19 @@ pub struct OutMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// A committed application entry.
-    Entry { index: u64, term: u64, data: Vec<u8> },
+    Entry {
+        index: u64,
+        term: u64,
+        data: Vec<u8>,
+    },
     /// A committed membership change (see [`Output::membership`]).
     Membership { index: u64, term: u64 },
     /// Replace the application's state with this snapshot's data.
-    Restore { index: u64, term: u64, data: Vec<u8> },
+    Restore {
+        index: u64,
+        term: u64,
+        data: Vec<u8>,
+    },
 }
 
 impl Applied {
@@ -56,10 +64,15 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProposalError {
     /// This node is not the leader; `leader` is the one it knows of (0: none).
-    NotLeader { leader: u64 },
+    NotLeader {
+        leader: u64,
+    },
     /// The entry was lost to a leadership change and will never commit.
     Dropped,
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        size: usize,
+        max: usize,
+    },
     /// A membership change that is not allowed, with the reason.
     Rejected(String),
     /// The node stopped before the outcome was known.
@@ -86,14 +99,20 @@ impl std::fmt::Display for ProposalError {
                 write!(f, "this node is not the leader and no leader is known")
             }
             ProposalError::NotLeader { leader } => {
-                write!(f, "this node is not the leader; the leader is node {leader}")
+                write!(
+                    f,
+                    "this node is not the leader; the leader is node {leader}"
+                )
             }
             ProposalError::Dropped => write!(
                 f,
                 "the proposal was lost to a leadership change and was not committed; retry it"
             ),
             ProposalError::TooLarge { size, max } => {
-                write!(f, "proposal of {size} bytes exceeds the limit of {max} bytes")
+                write!(
+                    f,
+                    "proposal of {size} bytes exceeds the limit of {max} bytes"
+                )
             }
             ProposalError::Rejected(reason) => write!(f, "{reason}"),
             ProposalError::Stopped(reason) => write!(f, "the raft node stopped: {reason}"),

@@ -19,10 +19,7 @@ impl MemoryLogStore {
 
 impl LogStore for MemoryLogStore {
     fn recover(&mut self) -> Result<Recovered, StorageError> {
-        let snap_index = self
-            .snapshot
-            .as_ref()
-            .map_or(0, |s| s.get_metadata().index);
+        let snap_index = self.snapshot.as_ref().map_or(0, |s| s.get_metadata().index);
         Ok(Recovered {
             hard_state: self.hard_state.clone(),
             snapshot: self.snapshot.clone(),
@@ -50,7 +47,11 @@ impl LogStore for MemoryLogStore {
         Ok(())
     }
 
-    fn save_snapshot(&mut self, snapshot: &Snapshot, discard_log: bool) -> Result<(), StorageError> {
+    fn save_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        discard_log: bool,
+    ) -> Result<(), StorageError> {
         if discard_log {
             self.entries.clear();
         }

@@ -40,8 +40,11 @@ pub trait LogStore: Send {
     /// An entry whose index is at or below the last stored one replaces it and
     /// every entry after it (Raft's log truncation on conflict). `entries`, when
     /// not empty, is contiguous.
-    fn append(&mut self, entries: &[Entry], hard_state: Option<&HardState>)
-        -> Result<(), StorageError>;
+    fn append(
+        &mut self,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+    ) -> Result<(), StorageError>;
 
     /// Stores `snapshot` durably (data and metadata, atomically). When
     /// `discard_log` is true (a snapshot installed from the leader) every log

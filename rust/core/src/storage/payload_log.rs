@@ -29,12 +29,11 @@ impl<S: LogStore> PayloadLog<S> {
         let entries: Vec<Entry> = payloads
             .into_iter()
             .enumerate()
-            .map(|(i, data)| {
-                let mut e = Entry::default();
-                e.index = self.next_index + i as u64;
-                e.term = 1;
-                e.data = data.into();
-                e
+            .map(|(i, data)| Entry {
+                index: self.next_index + i as u64,
+                term: 1,
+                data: data.into(),
+                ..Default::default()
             })
             .collect();
         self.store.append(&entries, None)?;

@@ -1,0 +1,52 @@
+"""Type stubs for the compiled module `swarmkit_py._core` (rust/bindings)."""
+
+from os import PathLike
+from typing import Any
+
+class RaftStorageError(Exception):
+    """The node's durable storage failed (locked, corrupt, unknown version, I/O)."""
+
+class RaftCore:
+    """A Raft node running on its own Rust thread."""
+
+    def __init__(
+        self,
+        id: int,
+        data_dir: str | PathLike[str] | None = None,
+        bootstrap: list[tuple[int, str]] | None = None,
+        *,
+        tick_interval: float = 1.0,
+        election_ticks: int = 10,
+        heartbeat_ticks: int = 1,
+        snapshot_interval: int = 10_000,
+        keep_entries_after_snapshot: int = 500,
+        max_proposal_bytes: int = 1_572_864,
+        fsync: bool = True,
+    ) -> None: ...
+    def wake_fd(self) -> int: ...
+    def step(self, messages: list[bytes]) -> None: ...
+    def propose(self, batch: list[tuple[int, bytes]]) -> None: ...
+    def change_membership(
+        self, proposal: int, kind: str, node_id: int, address: str = ""
+    ) -> None: ...
+    def read_index(self, request: int) -> None: ...
+    def transfer_leader(self, to: int) -> None: ...
+    def campaign(self) -> None: ...
+    def save_snapshot(self, index: int, data: bytes) -> None: ...
+    def report_unreachable(self, id: int) -> None: ...
+    def report_snapshot(self, to: int, delivered: bool) -> None: ...
+    def take_output(self) -> dict[str, Any]:
+        """Keys: messages [(to, is_snapshot, bytes)], applied [(kind, index, term,
+        data|None)] with kind 0 entry / 1 membership / 2 restore, applied_index,
+        proposals and reads [(id, index, error_kind|None, message|None)],
+        membership ([(id, address, learner)], [removed ids]) | None,
+        leader_changed, leader (id, term, role) | None, snapshots_saved,
+        snapshot_wanted, logs [(level, message)], fatal str | None."""
+    def status(self) -> dict[str, Any]: ...
+    def stop(self) -> None: ...
+
+class FileLog:
+    """The `file` log store on its own (benchmarks of the write path)."""
+
+    def __init__(self, path: str | PathLike[str], fsync: bool = True) -> None: ...
+    def append(self, payloads: list[bytes]) -> int: ...
