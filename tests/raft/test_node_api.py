@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmkit_py.raft import Entry, MembershipChangeError, RaftConfig, RaftNode
+from swarmkit_py.raft import Entry, MembershipChangeError, NodeStoppedError, RaftConfig, RaftNode
 from swarmkit_py.raft.local_cluster import free_ports
 
 
@@ -149,3 +149,24 @@ async def test_added_node_catches_up_and_removed_id_is_never_reused(
         await leader.remove_member(9)
         with pytest.raises(MembershipChangeError, match="never be used again"):
             await leader.add_voter(9, "127.0.0.1:1")
+
+
+class Exploding(Recorder):
+    def apply(self, entries: list[Entry]) -> None:
+        if any(e.data == b"boom" for e in entries):
+            raise ValueError("cannot apply boom")
+        super().apply(entries)
+
+
+async def test_a_failing_state_machine_stops_the_node_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    (config,) = configs(tmp_path, 1)
+    node = RaftNode(config, Exploding())
+    async with node:
+        await node.wait_for_leader(5)
+        await node.propose(b"fine")
+        with pytest.raises(NodeStoppedError, match="state machine raised ValueError"):
+            await node.propose(b"boom")
+        with pytest.raises(NodeStoppedError):
+            await node.propose(b"after")

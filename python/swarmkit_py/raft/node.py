@@ -138,7 +138,8 @@ class RaftNode:
             return
         self._running = False
         assert self._loop is not None and self._transport is not None
-        self._loop.remove_reader(self._core.wake_fd())
+        if self._failure is None:
+            self._loop.remove_reader(self._core.wake_fd())
         await self._transport.stop()
         await self._loop.run_in_executor(None, self._core.stop)
         self._fail_all(NodeStoppedError("the raft node was stopped"))
@@ -303,6 +304,15 @@ class RaftNode:
             out = self._core.take_output()
         except RuntimeError:
             return
+        try:
+            self._process(out)
+        except Exception as e:
+            # The state machine (application code) failed: it may have applied
+            # part of a batch, so this node cannot go on applying the log.
+            log.exception("raft node %x: applying committed entries failed", self.node_id)
+            self._fatal(f"the state machine raised {type(e).__name__}: {e}")
+
+    def _process(self, out: dict[str, Any]) -> None:
         for level, message in out["logs"]:
             core_log.log(_LEVELS.get(level, logging.INFO), "[%x] %s", self.node_id, message)
         if out["membership"] is not None:
@@ -335,9 +345,22 @@ class RaftNode:
         ):
             self._snapshot()
         if out["fatal"] is not None:
-            self._failure = out["fatal"]
-            log.error("raft node %x stopped: %s", self.node_id, out["fatal"])
-            self._fail_all(NodeStoppedError(f"the raft node failed: {out['fatal']}"))
+            self._fatal(out["fatal"])
+
+    def _fatal(self, reason: str) -> None:
+        """Stops this node for good: it cannot go on safely."""
+        if self._failure is not None:
+            return
+        self._failure = reason
+        log.error("raft node %x stopped: %s", self.node_id, reason)
+        self._fail_all(NodeStoppedError(f"the raft node failed: {reason}"))
+        if self._running:
+            # Leave the group without waiting; stop() still cleans up.
+            assert self._loop is not None
+            self._loop.remove_reader(self._core.wake_fd())
+            self._loop.run_in_executor(None, self._core.stop)
+            if self._transport is not None:
+                self._loop.create_task(self._transport.stop())
 
     def _apply(self, items: list[tuple[int, int, int, bytes | None]]) -> None:
         batch: list[Entry] = []
