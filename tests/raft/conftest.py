@@ -11,7 +11,7 @@ from swarmkit_py.raft.local_cluster import LocalCluster
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
     """Three real node processes on loopback, fsync on, fast ticks."""
-    c = LocalCluster(tmp_path, size=3, tick_interval=0.05, election_ticks=20)
+    c = LocalCluster(tmp_path, size=3, tick_interval=0.05, election_ticks=20, wal_segment_mib=4)
     await c.start()
     try:
         yield c

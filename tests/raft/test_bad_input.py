@@ -45,6 +45,7 @@ def single_node(tmp_path: Path, **kw: object) -> RaftNode:
         data_dir=tmp_path / "n1",
         peers={1: addr},
         tick_interval=0.02,
+        wal_segment_bytes=4 << 20,
         **kw,
     )  # type: ignore[arg-type]
     return RaftNode(config, Items())

@@ -79,6 +79,7 @@ async def test_node_far_behind_catches_up_from_a_snapshot(tmp_path: Path) -> Non
         election_ticks=20,
         snapshot_interval=300,
         keep_entries=50,
+        wal_segment_mib=4,
     )
     async with c:
         leader = await c.wait_leader()

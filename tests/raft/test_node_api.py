@@ -43,6 +43,7 @@ def configs(tmp_path: Path, n: int, **kw: object) -> list[RaftConfig]:
             data_dir=tmp_path / f"n{i}",
             peers=peers,
             tick_interval=0.02,
+            wal_segment_bytes=4 << 20,
             election_ticks=10,
             **kw,
         )  # type: ignore[arg-type]

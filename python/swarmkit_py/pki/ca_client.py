@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from .ca import utc_now
 from .ca_server import (
     GET_ROOT_CA,
     ISSUE_NODE_CERTIFICATE,
@@ -18,7 +21,7 @@ from .certs import (
     load_certificates,
     public_key_fingerprint,
 )
-from .errors import InvalidCertificateError, RootCAMismatchError
+from .errors import CertificateExpiredError, InvalidCertificateError, RootCAMismatchError
 from .keystore import NodeCredentials
 from .rpc import Params, RpcClient
 from .tls import CA_CALL_SERVER_NAME, MANAGER_SERVER_NAME, client_context, unverified_client_context
@@ -88,27 +91,54 @@ async def join(
     return _credentials_from_answer(answer, key, root_bundle)
 
 
-async def connect(address: Address, credentials: NodeCredentials) -> RpcClient:
-    """A mutual-TLS connection to a manager with the node's credentials."""
+def check_credentials(credentials: NodeCredentials, now: datetime) -> None:
+    """Refuse, with what to do, credentials a manager would refuse: expired, or not chaining to
+    the roots the node trusts."""
+    identity = credentials.identity
+    if identity.not_after <= now:
+        raise CertificateExpiredError(
+            f"the certificate of node {identity.node_id} expired at "
+            f"{identity.not_after.isoformat()} (perhaps while the node was offline), so it "
+            "cannot be renewed over mutual TLS. Rejoin the swarm with a join token from a "
+            "manager (`swarmctl swarm join-token worker`); the node keeps its ID: "
+            f"`swarmctl swarm join --token <token> --recover {identity.node_id} <manager>`"
+        )
+    chain = credentials.chain
+    if not chains_to(chain[0], chain[1:], credentials.roots):
+        raise InvalidCertificateError(
+            f"the certificate of node {identity.node_id} was not issued by the swarm's root CA "
+            "this node trusts; rejoin the swarm with a join token"
+        )
+
+
+async def connect(
+    address: Address, credentials: NodeCredentials, *, now: datetime | None = None
+) -> RpcClient:
+    """A mutual-TLS connection to a manager with the node's credentials (checked first)."""
+    check_credentials(credentials, now or utc_now())
     context = client_context(credentials.root_bundle_pem, credentials)
     return await RpcClient.connect(address, context, MANAGER_SERVER_NAME)
 
 
-async def renew(address: Address, credentials: NodeCredentials) -> NodeCredentials:
+async def renew(
+    address: Address, credentials: NodeCredentials, *, now: datetime | None = None
+) -> NodeCredentials:
     """Renew over mutual TLS with a fresh key; the CA decides the role."""
     key = generate_node_key()
     identity = credentials.identity
     csr_pem = create_csr(key, node_id=identity.node_id, cluster_id=identity.cluster_id)
-    async with await connect(address, credentials) as client:
+    async with await connect(address, credentials, now=now) as client:
         answer = await client.call(RENEW_NODE_CERTIFICATE, {"csr": csr_pem})
     # The new chain may come from a new root (rotation): accept it if it chains to a root we
     # trust, possibly through the cross-signed intermediate sent with it.
     return _credentials_from_answer(answer, key, credentials.root_bundle_pem)
 
 
-async def certificate_status(address: Address, credentials: NodeCredentials) -> CertificateStatus:
+async def certificate_status(
+    address: Address, credentials: NodeCredentials, *, now: datetime | None = None
+) -> CertificateStatus:
     """Ask a manager whether this node should renew now."""
-    async with await connect(address, credentials) as client:
+    async with await connect(address, credentials, now=now) as client:
         answer = await client.call(NODE_CERTIFICATE_STATUS)
     return CertificateStatus(
         renew=bool(answer.get("renew")),

@@ -66,7 +66,7 @@ def ca_methods(ca: SwarmCA) -> dict[str, Method]:
 
     async def status(context: CallContext, _: Params) -> Params:
         assert context.peer is not None
-        answer = ca.certificate_status(context.peer)
+        answer = await ca.certificate_status(context.peer, context.peer_certificate)
         return {
             "renew": answer.renew,
             "reason": answer.reason,

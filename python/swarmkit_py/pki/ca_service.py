@@ -186,19 +186,27 @@ class SwarmCA:
             raise PermissionDeniedError(f"node {identity.node_id} is not part of this swarm")
         csr = load_csr(csr_pem)
         chain = await self._sign(csr, csr_pem, identity.node_id, record.desired_role)
-        issued = await self._record(identity.node_id, record.desired_role, chain)
-        await self.advance_root_rotation()
-        return issued
+        return await self._record(identity.node_id, record.desired_role, chain)
 
-    def certificate_status(self, identity: NodeIdentity) -> CertificateStatus:
-        """Should this node renew now (role change, or its turn in a root rotation)?"""
+    async def certificate_status(
+        self, identity: NodeIdentity, presented: x509.Certificate | None = None
+    ) -> CertificateStatus:
+        """Should this node renew now (role change, or its turn in a root rotation)?
+
+        ``presented`` is the certificate the node connected with; it tells a root rotation that
+        the node now uses a certificate of the new root.
+        """
         record = self.store.get_node(identity.node_id)
         if record is None:
             raise PermissionDeniedError(f"node {identity.node_id} is not part of this swarm")
+        if presented is not None:
+            record = await self.note_presented_certificate(record.node_id, presented)
         reason = ""
         if record.desired_role != identity.role:
             reason = f"role changed to {record.desired_role}"
-        elif identity.node_id in self.rotation_batch():
+        elif identity.node_id in self.rotation_batch() and not self._has_new_root_certificate(
+            record
+        ):
             reason = "root CA rotation"
         return CertificateStatus(
             renew=bool(reason),
@@ -222,7 +230,7 @@ class SwarmCA:
             role = record.desired_role
         csr_pem = create_csr(key, node_id=node_id, role=role, cluster_id=self.cluster_id)
         chain = await self._sign(load_csr(csr_pem), csr_pem, node_id, role)
-        issued = await self._record(node_id, role, chain)
+        issued = await self._record(node_id, role, chain, in_use=True)
         await self.advance_root_rotation()
         return NodeCredentials(key, issued.chain_pem, issued.trust_bundle_pem)
 
@@ -266,8 +274,14 @@ class SwarmCA:
         )
         await self.store.set_root_state(RootCAState(root=state.root, rotation=rotation))
 
+    def _has_new_root_certificate(self, record: NodeRecord) -> bool:
+        rotation = self.store.root_state().rotation
+        if rotation is None:
+            return False
+        return record.issuer_fingerprint == rotation.new_root.key_fingerprint
+
     def nodes_pending_rotation(self) -> list[str]:
-        """Nodes whose certificate is not yet signed by the new root (sorted)."""
+        """Nodes not yet connecting with a certificate of the new root (sorted)."""
         rotation = self.store.root_state().rotation
         if rotation is None:
             return []
@@ -275,18 +289,20 @@ class SwarmCA:
         return sorted(
             record.node_id
             for record in self.store.list_nodes()
-            if record.issuer_fingerprint != target
+            if record.presented_issuer_fingerprint != target
         )
 
     def rotation_batch(self) -> set[str]:
-        """The nodes asked to renew now: the first ``batch_size`` pending ones."""
+        """The nodes being rotated now: the first ``batch_size`` pending ones. A node keeps its
+        place in the batch until it has connected with its new certificate."""
         rotation = self.store.root_state().rotation
         if rotation is None:
             return set()
         return set(self.nodes_pending_rotation()[: rotation.batch_size])
 
     async def advance_root_rotation(self) -> bool:
-        """Finish the rotation once every node has a new certificate; True when none is running.
+        """Finish the rotation once every node has connected with a certificate of the new root
+        (so none still needs the old root to be trusted); True when no rotation is running.
 
         Finishing drops the old root from the trust bundle and makes new join tokens.
         """
@@ -299,6 +315,22 @@ class SwarmCA:
         await self.store.set_root_state(new_state)
         await self.store.set_join_tokens(JoinTokens.generate(new_state.root_bundle_pem))
         return True
+
+    async def note_presented_certificate(
+        self, node_id: str, presented: x509.Certificate
+    ) -> NodeRecord:
+        """Remember which root's certificate a node connected with (any mTLS session may report
+        it), and end a root rotation once every node uses the new root."""
+        record = self._require_node(node_id)
+        state = self.store.root_state()
+        roots = [state.root, *([state.rotation.new_root] if state.rotation else [])]
+        issuer = next((root.key_fingerprint for root in roots if root.issued(presented)), None)
+        if issuer is None or issuer == record.presented_issuer_fingerprint:
+            return record
+        record = replace(record, presented_issuer_fingerprint=issuer)
+        await self.store.put_node(record)
+        await self.advance_root_rotation()
+        return record
 
     def _require_node(self, node_id: str) -> NodeRecord:
         record = self.store.get_node(node_id)
@@ -339,16 +371,20 @@ class SwarmCA:
         return [leaf, *intermediates]
 
     async def _record(
-        self, node_id: str, role: NodeRole, chain: list[x509.Certificate]
+        self, node_id: str, role: NodeRole, chain: list[x509.Certificate], *, in_use: bool = False
     ) -> IssuedCertificate:
         state = self.store.root_state()
+        issuer = state.signing_root.key_fingerprint
+        previous = self.store.get_node(node_id)
+        presented = previous.presented_issuer_fingerprint if previous else None
         await self.store.put_node(
             NodeRecord(
                 node_id=node_id,
                 desired_role=role,
                 public_key_fingerprint=public_key_fingerprint(chain[0]),
-                issuer_fingerprint=state.signing_root.key_fingerprint,
+                issuer_fingerprint=issuer,
                 certificate_expiry=chain[0].not_valid_after_utc,
+                presented_issuer_fingerprint=issuer if in_use else presented,
             )
         )
         return IssuedCertificate(

@@ -29,6 +29,9 @@ class NodeRecord:
     #: Fingerprint of the root key that signed the node's current certificate.
     issuer_fingerprint: str
     certificate_expiry: datetime
+    #: Fingerprint of the root key behind the certificate the node last *connected* with. A root
+    #: rotation ends only when every node has connected with a certificate from the new root.
+    presented_issuer_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def create_csr(
     cluster_id: str | None = None,
 ) -> bytes:
     """A PEM CSR for ``key``. The subject is a hint for external CAs; our CA ignores it."""
-    attributes: list[x509.NameAttribute] = []
+    attributes: list[x509.NameAttribute[str]] = []
     if cluster_id:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster_id))
     if role:
@@ -157,7 +157,9 @@ def node_identity(cert: x509.Certificate) -> NodeIdentity:
     try:
         role = NodeRole(role_text)
     except ValueError as err:
-        raise InvalidCertificateError(f"node certificate has unknown role OU {role_text!r}") from err
+        raise InvalidCertificateError(
+            f"node certificate has unknown role OU {role_text!r}"
+        ) from err
     if not is_valid_id(node_id):
         raise InvalidCertificateError(f"node certificate CN {node_id!r} is not a node ID")
     return NodeIdentity(
@@ -194,7 +196,7 @@ def renewal_time(cert: x509.Certificate, rng: random.Random | None = None) -> da
     """
     start = cert.not_valid_before_utc
     end = cert.not_valid_after_utc
-    if end - start > 2 * CERT_BACKDATE:
+    if end - start > CERT_BACKDATE:
         start += CERT_BACKDATE
     low, high = RENEWAL_WINDOW
     share = (rng or random.SystemRandom()).uniform(low, high)

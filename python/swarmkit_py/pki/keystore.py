@@ -61,7 +61,7 @@ class NodeCredentials:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically to ``path`` with mode 0600 (temp file, fsync, rename, fsync dir)."""
+    """Write ``data`` atomically to ``path``, mode 0600: temp file, fsync, rename, fsync dir."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with contextlib.suppress(FileNotFoundError):
@@ -85,7 +85,7 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 class KeyStore:
-    """Node credentials in a directory: ``swarm-node.key``, ``swarm-node.crt``, ``swarm-root-ca.crt``.
+    """Node credentials in a directory: swarm-node.key, swarm-node.crt, swarm-root-ca.crt.
 
     Every file is written atomically with mode 0600, so a crash leaves the old or the new file.
     The three files are replaced one after the other; :meth:`load` checks that the key matches

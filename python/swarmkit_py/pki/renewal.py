@@ -25,15 +25,8 @@ Address = tuple[str, int]
 
 def check_not_expired(credentials: NodeCredentials, now: datetime) -> None:
     """Raise :class:`CertificateExpiredError`, with what to do, if the certificate has expired."""
-    identity = credentials.identity
-    if identity.not_after <= now:
-        raise CertificateExpiredError(
-            f"the certificate of node {identity.node_id} expired at "
-            f"{identity.not_after.isoformat()} while the node was offline, so it cannot be "
-            "renewed over mutual TLS. Rejoin the swarm with a join token from a manager "
-            "(`swarmctl swarm join-token worker`); the node keeps its ID: "
-            f"`swarmctl swarm join --token <token> --recover {identity.node_id} <manager>`"
-        )
+    if credentials.identity.not_after <= now:
+        ca_client.check_credentials(credentials, now)
 
 
 class CertificateRenewer:
@@ -83,7 +76,7 @@ class CertificateRenewer:
     async def renew(self) -> NodeCredentials:
         """Renew now (new key), persist, and switch new connections to the new certificate."""
         check_not_expired(self._credentials, self.clock())
-        credentials = await ca_client.renew(self.manager, self._credentials)
+        credentials = await ca_client.renew(self.manager, self._credentials, now=self.clock())
         self._adopt(credentials)
         return credentials
 
@@ -100,7 +93,9 @@ class CertificateRenewer:
         if self.renewal_due():
             await self.renew()
             return True
-        status = await ca_client.certificate_status(self.manager, self._credentials)
+        status = await ca_client.certificate_status(
+            self.manager, self._credentials, now=self.clock()
+        )
         if status.renew:
             log.info("renewing certificate: %s", status.reason)
             await self.renew()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import ssl
 import struct
@@ -81,6 +80,15 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
     return await reader.readexactly(length)
 
 
+async def close_writer(writer: asyncio.StreamWriter, timeout: float = 1.0) -> None:
+    """Close a stream; if the TLS goodbye takes longer than ``timeout``, drop the connection."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), timeout)
+    except (TimeoutError, ssl.SSLError, OSError):
+        writer.transport.abort()
+
+
 def _error(request_id: object, code: str, message: str) -> Params:
     return {"id": request_id, "ok": False, "error": {"code": code, "message": message}}
 
@@ -107,7 +115,7 @@ class RpcServer:
         self._ssl_context = ssl_context
         self._authorize = authorize
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         #: Why recent TLS handshakes failed, newest last (for logs and tests).
         self.rejected_handshakes: collections.deque[str] = collections.deque(maxlen=100)
 
@@ -133,11 +141,14 @@ class RpcServer:
         """Stop listening and close every connection."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Dropping the transports ends each connection's task on its own; cancelling them
+        # instead would make asyncio log the cancellation as an error.
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
+        if self._connections:
+            _, pending = await asyncio.wait(list(self._connections), timeout=2.0)
+            for task in pending:
+                task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -146,21 +157,17 @@ class RpcServer:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         try:
             await self._serve(reader, writer)
         finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            self._connections.pop(task, None)
+            await close_writer(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer_address = writer.get_extra_info("peername")
         try:
-            await writer.start_tls(
-                self._ssl_context(), ssl_handshake_timeout=HANDSHAKE_TIMEOUT
-            )
+            await writer.start_tls(self._ssl_context(), ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
         except (ssl.SSLError, OSError, TimeoutError) as err:
             self.rejected_handshakes.append(f"{peer_address}: {err}")
             log.info("TLS handshake with %s failed: %s", peer_address, err)
@@ -246,6 +253,7 @@ class RpcClient:
         self._reader = reader
         self._writer = writer
         self._next_id = 1
+        self._answered = False
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -291,13 +299,12 @@ class RpcClient:
             except ssl.SSLError as err:
                 raise ConnectionRejectedError(describe_tls_failure(err)) from err
             except (asyncio.IncompleteReadError, ConnectionError) as err:
-                raise ConnectionRejectedError(
-                    f"the manager closed the connection during {method}"
-                ) from err
+                raise ConnectionRejectedError(self._closed_message(method)) from err
             except _FrameTooLarge as err:
                 raise RpcProtocolError(f"answer frame too large: {err}") from err
-        if payload is None:
-            raise ConnectionRejectedError(f"the manager closed the connection during {method}")
+            if payload is None:
+                raise ConnectionRejectedError(self._closed_message(method))
+            self._answered = True
         answer = msgpack.unpackb(payload, raw=False)
         if not isinstance(answer, dict):
             raise RpcProtocolError("malformed answer from the manager")
@@ -307,11 +314,20 @@ class RpcClient:
         error = answer.get("error") or {}
         raise error_from_code(str(error.get("code")), str(error.get("message")))
 
+    def _closed_message(self, method: str) -> str:
+        if self._answered:
+            return f"the manager closed the connection during {method}"
+        # With TLS 1.3 the server checks our certificate after our side of the handshake is
+        # done, so its refusal shows up as a closed connection on the first call.
+        return (
+            "the manager closed the connection before answering: it did not accept this "
+            "node's certificate (expired, or not issued by this swarm's root CA; the manager's "
+            "log says which). Rejoin the swarm with a join token if it persists"
+        )
+
     async def close(self) -> None:
         """Close the connection."""
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+        await close_writer(self._writer)
 
     async def __aenter__(self) -> RpcClient:
         return self

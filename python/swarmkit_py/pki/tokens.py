@@ -56,7 +56,7 @@ def generate_join_token(root_bundle_pem: bytes) -> JoinToken:
 
 
 def parse_join_token(text: str) -> JoinToken:
-    """Parse ``SWMTKN-1-<digest>-<secret>``; raise :class:`InvalidJoinTokenError` saying what is wrong."""
+    """Parse ``SWMTKN-1-<digest>-<secret>``; raise :class:`InvalidJoinTokenError` saying why not."""
     if not text.startswith(JOIN_TOKEN_PREFIX):
         raise InvalidJoinTokenError(
             f"invalid join token: it must start with {JOIN_TOKEN_PREFIX!r}; "

@@ -31,6 +31,7 @@ class RaftConfig:
     keep_entries_after_snapshot: int = 500
     max_proposal_bytes: int = MAX_PROPOSAL_BYTES
     fsync: bool = True
+    wal_segment_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.node_id <= 0:

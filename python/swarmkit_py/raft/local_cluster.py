@@ -56,6 +56,7 @@ class LocalCluster:
     keep_entries: int = 500
     fsync: bool = True
     state_machine: str = "log"
+    wal_segment_mib: int = 64
     host: str = "127.0.0.1"
     nodes: dict[int, ProcessNode] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
@@ -107,6 +108,8 @@ class LocalCluster:
             str(self.keep_entries),
             "--state-machine",
             self.state_machine,
+            "--wal-segment-mib",
+            str(self.wal_segment_mib),
         ]
         if bootstrap:
             args += ["--peers", ",".join(f"{i}={a}" for i, a in sorted(self.peers.items()))]

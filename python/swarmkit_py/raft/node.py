@@ -107,6 +107,7 @@ class RaftNode:
                 keep_entries_after_snapshot=c.keep_entries_after_snapshot,
                 max_proposal_bytes=c.max_proposal_bytes,
                 fsync=c.fsync,
+                wal_segment_bytes=c.wal_segment_bytes,
             )
 
         try:

@@ -244,6 +244,7 @@ async def serve(args: argparse.Namespace) -> None:
         snapshot_interval=args.snapshot_interval,
         keep_entries_after_snapshot=args.keep_entries,
         fsync=not args.no_fsync,
+        wal_segment_bytes=args.wal_segment_mib * 1024 * 1024,
     )
     log = DigestLog() if args.state_machine == "digest" else AppendLog()
     node = RaftNode(config, log)
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         default="log",
         help="log: keep every entry (tests); digest: constant-size state (benchmarks)",
     )
+    p.add_argument("--wal-segment-mib", type=int, default=64, help="WAL segment size")
     p.add_argument("--no-fsync", action="store_true", help="benchmarks only: no durability")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)

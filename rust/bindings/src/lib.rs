@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use swarmkit_core::consensus::{
     Applied, Driver, Input, LogLevel, Membership, MembershipChange, Output, RaftConfig, Role,
 };
-use swarmkit_core::storage::{self, StorageError};
+use swarmkit_core::storage::{self, FileStoreOptions, StorageError};
 
 create_exception!(
     _core,
@@ -41,7 +41,7 @@ impl RaftCore {
     #[pyo3(signature = (
         id, data_dir=None, bootstrap=None, *, tick_interval=1.0, election_ticks=10,
         heartbeat_ticks=1, snapshot_interval=10_000, keep_entries_after_snapshot=500,
-        max_proposal_bytes=1_572_864, fsync=true
+        max_proposal_bytes=1_572_864, fsync=true, wal_segment_bytes=64 * 1024 * 1024
     ))]
     fn new(
         py: Python<'_>,
@@ -55,6 +55,7 @@ impl RaftCore {
         keep_entries_after_snapshot: u64,
         max_proposal_bytes: usize,
         fsync: bool,
+        wal_segment_bytes: u64,
     ) -> PyResult<Self> {
         let mut config = RaftConfig::new(id);
         config.tick_interval = Duration::try_from_secs_f64(tick_interval)
@@ -69,7 +70,14 @@ impl RaftCore {
             .map_err(pyo3::exceptions::PyValueError::new_err)?;
         let driver = py
             .detach(|| match &data_dir {
-                Some(dir) => Driver::start_file_node(config, dir, fsync, bootstrap.as_deref()),
+                Some(dir) => {
+                    let options = FileStoreOptions {
+                        sync: fsync,
+                        segment_size: wal_segment_bytes,
+                        ..Default::default()
+                    };
+                    Driver::start_file_node(config, dir, options, bootstrap.as_deref())
+                }
                 None => Driver::start_memory_node(config, bootstrap.as_deref()),
             })
             .map_err(storage_err)?;

@@ -75,17 +75,13 @@ pub struct Driver {
 
 impl Driver {
     /// Opens (or creates) a node whose log lives in `dir` on the `file`
-    /// backend and starts it. `sync: false` skips fsync (benchmarks only).
+    /// backend and starts it.
     pub fn start_file_node(
         config: RaftConfig,
         dir: &std::path::Path,
-        sync: bool,
+        options: FileStoreOptions,
         bootstrap: Option<&[(u64, String)]>,
     ) -> Result<Driver, StorageError> {
-        let options = FileStoreOptions {
-            sync,
-            ..Default::default()
-        };
         let store = FileLogStore::open(dir, options)?;
         Driver::start(Node::open(config, store, bootstrap)?)
     }

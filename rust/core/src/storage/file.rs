@@ -31,6 +31,13 @@ pub struct FileStoreOptions {
     /// voids every durability guarantee; it exists for benchmarks that
     /// measure everything but the disk.
     pub sync: bool,
+    /// Zero-fill each segment file to `segment_size` (and sync it) before
+    /// writing to it, preparing the next one on a background thread, so that
+    /// appends overwrite allocated blocks and their `fdatasync` need not
+    /// commit file-system metadata: on ext4 it is about twice as fast. Costs
+    /// `segment_size` bytes of disk up front per segment. Logs written either
+    /// way open either way.
+    pub preallocate: bool,
 }
 
 impl Default for FileStoreOptions {
@@ -38,6 +45,7 @@ impl Default for FileStoreOptions {
         FileStoreOptions {
             segment_size: 64 << 20,
             sync: true,
+            preallocate: true,
         }
     }
 }
@@ -47,11 +55,18 @@ impl Default for FileStoreOptions {
 pub struct FileStoreStats {
     /// Log segment files, including the one being written.
     pub segments: usize,
-    /// Bytes in all log segments.
+    /// Bytes of log records in all segments: what was written, not counting
+    /// preallocated space.
     pub wal_bytes: u64,
+    /// Size of all segment files on disk: `wal_bytes` plus preallocated space
+    /// not written yet (the segment being prepared in the background is not
+    /// counted).
+    pub wal_file_bytes: u64,
     /// Snapshot files kept (at most two).
     pub snapshots: usize,
-    /// Bytes of an interrupted write cut from the log's tail when opening.
+    /// Bytes of an interrupted write removed from the log's tail when
+    /// opening: cut off, or with preallocation zeroed (up to the last non-zero
+    /// byte; the zeros after it are free space and not counted).
     pub truncated_tail_bytes: u64,
 }
 
@@ -73,7 +88,7 @@ impl FileLogStore {
     /// Fails with `Locked` if another store has `dir` open, `UnknownVersion`
     /// if `dir` holds another format, and `Corrupt` if the log or the newest
     /// snapshot is damaged anywhere but in an interrupted final write (which is
-    /// cut off, see [`FileStoreStats::truncated_tail_bytes`]).
+    /// zeroed or cut off, see [`FileStoreStats::truncated_tail_bytes`]).
     pub fn open(dir: &Path, options: FileStoreOptions) -> Result<Self, StorageError> {
         fs::create_dir_all(dir).map_err(|e| {
             StorageError::io(format!("creating data directory {}", dir.display()), e)
@@ -85,7 +100,7 @@ impl FileLogStore {
 
         let snapshots = SnapshotDir::open(&snap_dir, options.sync)?;
         let snapshot = snapshots.load_newest()?;
-        let (wal, replay) = Wal::open(&wal_dir, options.segment_size, options.sync)?;
+        let (wal, replay) = Wal::open(&wal_dir, &options)?;
         let recovered = recovered_state(snapshot, replay.hard_state, replay.entries);
         Ok(FileLogStore {
             dir: dir.to_path_buf(),
@@ -106,6 +121,7 @@ impl FileLogStore {
         FileStoreStats {
             segments: wal.segments,
             wal_bytes: wal.bytes,
+            wal_file_bytes: wal.file_bytes,
             snapshots: self.snapshots.count(),
             truncated_tail_bytes: wal.truncated_tail_bytes,
         }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod file;
 pub mod memory;
 mod payload_log;
+mod segment_prealloc;
 mod snapshot_file;
 mod wal;
 

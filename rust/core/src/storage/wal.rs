@@ -8,21 +8,26 @@
 //!
 //! A segment is a sequence of records, each
 //! `magic u32 | payload length u32 | CRC32C u32 | type u8 | payload`,
-//! little-endian, the checksum covering type and payload. Records are only ever
-//! appended; an entry record with index `I` supersedes every entry `>= I`
-//! recorded before it, and a snapshot marker discards every entry recorded
-//! before it. Every segment after the first starts with the hard state current
-//! when it was created, so older segments are never needed for it.
+//! little-endian, the checksum covering type and payload, followed by zero
+//! bytes when the file was preallocated (see `segment_prealloc.rs`): the
+//! records end where the zeros start. Records are only ever appended (written
+//! at that logical end); an entry record with index `I` supersedes every entry
+//! `>= I` recorded before it, and a snapshot marker discards every entry
+//! recorded before it. Every segment starts with the hard state current when
+//! it was created, so older segments are never needed for it.
 //!
 //! See `docs/design/wal.md` for the recovery rules (torn tail vs corruption).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use protobuf::Message;
 
-use super::file::sync_dir;
+use super::file::{sync_dir, FileStoreOptions};
+use super::segment_prealloc::{NextSegment, TEMP_FILE_NAME};
 use super::{Entry, HardState, StorageError};
 
 /// "SWAL" as little-endian bytes.
@@ -77,7 +82,10 @@ impl Replay {
 struct Segment {
     seq: u64,
     path: PathBuf,
+    /// Bytes of records: where the next one is written.
     len: u64,
+    /// Size of the file: `len` plus preallocated zeros not written yet.
+    file_len: u64,
     /// The segment holds a snapshot marker: every entry of older segments is dead.
     has_marker: bool,
     /// Lowest and highest entry index recorded after the segment's last marker.
@@ -91,6 +99,7 @@ impl Segment {
             seq,
             path,
             len: 0,
+            file_len: 0,
             has_marker: false,
             min_index: None,
             max_index: None,
@@ -113,11 +122,15 @@ impl Segment {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct WalStats {
     pub segments: usize,
+    /// Bytes of records in all segments.
     pub bytes: u64,
+    /// Size of all segment files, preallocated space included.
+    pub file_bytes: u64,
     pub truncated_tail_bytes: u64,
 }
 
-/// An open log, positioned at the end of its last (active) segment.
+/// An open log, writing at the end of the records of its last (active)
+/// segment.
 #[derive(Debug)]
 pub(crate) struct Wal {
     dir: PathBuf,
@@ -126,6 +139,9 @@ pub(crate) struct Wal {
     /// Oldest first; never empty; the last one is `active`.
     segments: Vec<Segment>,
     active: File,
+    /// With preallocation, the segment that comes after the active one,
+    /// being zero-filled in the background.
+    next_segment: Option<NextSegment>,
     hard_state: HardState,
     last_index: u64,
     /// Reused encode buffer: one append is one write of this buffer.
@@ -138,9 +154,11 @@ pub(crate) struct Wal {
 
 impl Wal {
     /// Opens the log in `dir` (which must exist), replaying every segment.
-    /// A torn tail of the last segment is truncated away; any other damage is
-    /// `StorageError::Corrupt`.
-    pub fn open(dir: &Path, segment_size: u64, sync: bool) -> Result<(Wal, Replay), StorageError> {
+    /// A torn tail of the last segment is zeroed (with preallocation) or
+    /// truncated away; any other damage is `StorageError::Corrupt`.
+    pub fn open(dir: &Path, options: &FileStoreOptions) -> Result<(Wal, Replay), StorageError> {
+        let sync = options.sync;
+        remove_unfinished_preallocation(dir)?;
         let mut segments = list_segments(dir)?;
         let mut replay = Replay::default();
         let mut truncated_tail_bytes = 0;
@@ -148,36 +166,56 @@ impl Wal {
         for (position, segment) in segments.iter_mut().enumerate() {
             let is_last = position + 1 == count;
             let data = read_segment(&segment.path)?;
-            match replay_segment(&data, is_last, segment, &mut replay)? {
-                SegmentEnd::Clean => segment.len = data.len() as u64,
-                SegmentEnd::Torn { offset } => {
-                    truncate_torn_tail(&segment.path, offset)?;
-                    truncated_tail_bytes = data.len() as u64 - offset;
-                    segment.len = offset;
+            let end = replay_segment(&data, is_last, segment, &mut replay)?;
+            segment.file_len = data.len() as u64;
+            if !is_last {
+                continue;
+            }
+            if options.preallocate {
+                // Zeros after the records are free space; torn bytes become
+                // free space too, and the file keeps its size.
+                if let SegmentEnd::Torn { damaged } = end {
+                    zero_torn_tail(&segment.path, &damaged)?;
+                    truncated_tail_bytes = damaged.end - damaged.start;
                 }
+            } else if segment.file_len > segment.len {
+                truncate_tail(&segment.path, segment.len)?;
+                truncated_tail_bytes = segment.file_len - segment.len;
+                segment.file_len = segment.len;
             }
         }
 
+        let mut next_segment = options
+            .preallocate
+            .then(|| NextSegment::new(dir, options.segment_size, sync));
         let active = match segments.last() {
             Some(last) => OpenOptions::new()
-                .append(true)
+                .write(true)
                 .open(&last.path)
                 .map_err(|e| {
                     StorageError::io(format!("opening WAL segment {}", last.path.display()), e)
                 })?,
             None => {
-                let (segment, file) = create_segment(dir, 1, replay.last_index + 1, sync)?;
+                if let Some(next) = &mut next_segment {
+                    next.start();
+                }
+                let (segment, file) =
+                    create_segment(dir, 1, replay.last_index + 1, sync, next_segment.as_mut())?;
                 segments.push(segment);
                 file
             }
         };
+        if let Some(next) = &mut next_segment {
+            next.start();
+        }
 
         let mut wal = Wal {
             dir: dir.to_path_buf(),
-            segment_size,
+            segment_size: options.segment_size,
             sync,
             segments,
             active,
+            next_segment,
             hard_state: replay.hard_state.clone(),
             last_index: replay.last_index,
             buf: Vec::new(),
@@ -291,6 +329,7 @@ impl Wal {
         WalStats {
             segments: self.segments.len(),
             bytes: self.segments.iter().map(|s| s.len).sum(),
+            file_bytes: self.segments.iter().map(|s| s.file_len).sum(),
             truncated_tail_bytes: self.truncated_tail_bytes,
         }
     }
@@ -335,16 +374,26 @@ impl Wal {
         }
     }
 
-    /// Starts a new segment when the active one has reached the size limit.
-    /// A segment's first write begins with the current hard state, so that
-    /// compaction may delete every segment before it.
+    /// Starts a new segment when the active one has reached the size limit
+    /// (with preallocation: the prepared one, and the one after it starts
+    /// being prepared). A segment's first write begins with the current hard
+    /// state, so that compaction may delete every segment before it.
     fn roll_if_full(&mut self, next_index: u64) -> Result<(), StorageError> {
         if self.active_segment().len >= self.segment_size {
             let seq = self.active_segment().seq + 1;
-            let (segment, file) = create_segment(&self.dir, seq, next_index, self.sync)
-                .inspect_err(|e| self.failed = Some(e.to_string()))?;
+            let (segment, file) = create_segment(
+                &self.dir,
+                seq,
+                next_index,
+                self.sync,
+                self.next_segment.as_mut(),
+            )
+            .inspect_err(|e| self.failed = Some(e.to_string()))?;
             self.segments.push(segment);
             self.active = file;
+            if let Some(next) = &mut self.next_segment {
+                next.start();
+            }
         }
         if self.active_segment().len == 0 {
             encode_message(&mut self.buf, RECORD_HARD_STATE, &self.hard_state)?;
@@ -352,24 +401,25 @@ impl Wal {
         Ok(())
     }
 
-    /// Writes `self.buf` to the active segment with one write and (unless
-    /// syncing is off) one `fdatasync`. Any failure disables the log.
+    /// Writes `self.buf` at the end of the active segment's records with one
+    /// positional write and (unless syncing is off) one `fdatasync`. Any
+    /// failure disables the log.
     fn write_buffer(&mut self) -> Result<(), StorageError> {
-        let path = &self
-            .segments
-            .last()
-            .expect("a WAL always has a segment")
-            .path;
-        let written = self.active.write_all(&self.buf).map_err(|e| {
-            StorageError::io(
-                format!(
-                    "writing {} bytes to WAL segment {}",
-                    self.buf.len(),
-                    path.display()
-                ),
-                e,
-            )
-        });
+        let segment = self.segments.last().expect("a WAL always has a segment");
+        let path = &segment.path;
+        let written = self
+            .active
+            .write_all_at(&self.buf, segment.len)
+            .map_err(|e| {
+                StorageError::io(
+                    format!(
+                        "writing {} bytes to WAL segment {}",
+                        self.buf.len(),
+                        path.display()
+                    ),
+                    e,
+                )
+            });
         let synced = written.and_then(|()| {
             if self.sync {
                 self.active.sync_data().map_err(|e| {
@@ -384,7 +434,9 @@ impl Wal {
             return Err(e);
         }
         let written_len = self.buf.len() as u64;
-        self.active_segment_mut().len += written_len;
+        let segment = self.active_segment_mut();
+        segment.len += written_len;
+        segment.file_len = segment.file_len.max(segment.len);
         if self.buf.capacity() > MAX_RETAINED_BUFFER {
             self.buf = Vec::new();
         }
@@ -449,23 +501,66 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, StorageError> {
 }
 
 /// Creates segment `seq` (it must not exist) and makes its directory entry
-/// durable before anything is written to it.
+/// durable before anything is written to it. With `preallocated`, the segment
+/// is the file it prepared (waiting for it if need be), renamed into place;
+/// otherwise it starts empty.
 fn create_segment(
     dir: &Path,
     seq: u64,
     first_index: u64,
     sync: bool,
+    preallocated: Option<&mut NextSegment>,
 ) -> Result<(Segment, File), StorageError> {
     let path = dir.join(segment_file_name(seq, first_index));
-    let file = OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| StorageError::io(format!("creating WAL segment {}", path.display()), e))?;
+    let (file, file_len) = match preallocated {
+        Some(next) => {
+            let file = next.finish()?;
+            fs::rename(next.path(), &path).map_err(|e| {
+                StorageError::io(
+                    format!(
+                        "renaming preallocated WAL segment {} to {}",
+                        next.path().display(),
+                        path.display()
+                    ),
+                    e,
+                )
+            })?;
+            (file, next.size())
+        }
+        None => {
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| {
+                    StorageError::io(format!("creating WAL segment {}", path.display()), e)
+                })?;
+            (file, 0)
+        }
+    };
     if sync {
         sync_dir(dir)?;
     }
-    Ok((Segment::new(seq, path), file))
+    let mut segment = Segment::new(seq, path);
+    segment.file_len = file_len;
+    Ok((segment, file))
+}
+
+/// Deletes a segment a crash left half-prepared: whether its zeros reached
+/// the disk is unknown, so it is not worth checking; it is prepared again.
+fn remove_unfinished_preallocation(dir: &Path) -> Result<(), StorageError> {
+    let path = dir.join(TEMP_FILE_NAME);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::io(
+            format!(
+                "removing unfinished preallocated segment {}",
+                path.display()
+            ),
+            e,
+        )),
+    }
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u8>, StorageError> {
@@ -473,7 +568,8 @@ fn read_segment(path: &Path) -> Result<Vec<u8>, StorageError> {
         .map_err(|e| StorageError::io(format!("reading WAL segment {}", path.display()), e))
 }
 
-fn truncate_torn_tail(path: &Path, offset: u64) -> Result<(), StorageError> {
+/// Cuts the last segment at the end of its records (a torn tail, or zeros).
+fn truncate_tail(path: &Path, offset: u64) -> Result<(), StorageError> {
     let context = || {
         format!(
             "truncating the torn tail of WAL segment {} at byte {offset}",
@@ -487,6 +583,27 @@ fn truncate_torn_tail(path: &Path, offset: u64) -> Result<(), StorageError> {
     file.set_len(offset)
         .map_err(|e| StorageError::io(context(), e))?;
     file.sync_all().map_err(|e| StorageError::io(context(), e))
+}
+
+/// Overwrites the `damaged` bytes of a preallocated last segment with zeros,
+/// so they are free space again and the file keeps its size.
+fn zero_torn_tail(path: &Path, damaged: &Range<u64>) -> Result<(), StorageError> {
+    let context = || {
+        format!(
+            "zeroing the torn tail of WAL segment {} (bytes {}..{})",
+            path.display(),
+            damaged.start,
+            damaged.end
+        )
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io(context(), e))?;
+    let zeros = vec![0; (damaged.end - damaged.start) as usize];
+    file.write_all_at(&zeros, damaged.start)
+        .map_err(|e| StorageError::io(context(), e))?;
+    file.sync_data().map_err(|e| StorageError::io(context(), e))
 }
 
 /// Reserves a record header in `buf` and writes the type; returns where the
@@ -589,20 +706,35 @@ fn decode_record(data: &[u8], offset: usize) -> Result<Option<RawRecord<'_>>, St
     }))
 }
 
-/// The offset of the first intact record starting at or after `from`, if any.
-fn find_intact_record(data: &[u8], from: usize) -> Option<usize> {
+/// The offset of the first intact record starting in `starts`, if any.
+fn find_intact_record(data: &[u8], starts: Range<usize>) -> Option<usize> {
     let magic = RECORD_MAGIC.to_le_bytes();
     let last_start = data.len().checked_sub(RECORD_HEADER_LEN)?;
-    (from..=last_start)
+    (starts.start..starts.end.min(last_start + 1))
         .find(|&at| data[at..at + 4] == magic && matches!(decode_record(data, at), Ok(Some(_))))
 }
 
+/// The length of `bytes` without its trailing zero bytes. Compares whole
+/// blocks (`memcmp`) first: a preallocated segment is mostly zeros.
+fn len_without_trailing_zeros(bytes: &[u8]) -> usize {
+    static ZEROS: [u8; 4096] = [0; 4096];
+    let mut end = bytes.len();
+    while end >= ZEROS.len() && bytes[end - ZEROS.len()..end] == ZEROS {
+        end -= ZEROS.len();
+    }
+    bytes[..end]
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1)
+}
+
 enum SegmentEnd {
+    /// The records end at the end of the file or are followed by zeros only
+    /// (free space); `Segment::len` says where.
     Clean,
-    /// The last segment ends in an interrupted write starting at `offset`.
-    Torn {
-        offset: u64,
-    },
+    /// The last segment ends in an interrupted write: `damaged` holds a
+    /// record that fails, up to the last non-zero byte; only zeros follow.
+    Torn { damaged: Range<u64> },
 }
 
 /// Applies every record of one segment to `replay` and `segment`.
@@ -623,22 +755,28 @@ fn replay_segment(
         let record = match decode_record(data, offset) {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(SegmentEnd::Clean),
-            Err(reason) if !is_last => {
-                // Appends are synced before the next segment is created, so an
-                // older segment never legitimately ends in a partial write.
-                return Err(corrupt(
-                    offset,
-                    format!("{reason}, in a segment that is not the newest"),
-                ));
-            }
             Err(reason) => {
-                return match find_intact_record(data, offset + 1) {
+                let damaged_end = offset + len_without_trailing_zeros(&data[offset..]);
+                if damaged_end == offset {
+                    // Zeros to the end of the file: preallocated free space.
+                    return Ok(SegmentEnd::Clean);
+                }
+                if !is_last {
+                    // Appends are synced before the next segment is created, so
+                    // an older segment never legitimately ends in a partial write.
+                    return Err(corrupt(
+                        offset,
+                        format!("{reason}, in a segment that is not the newest"),
+                    ));
+                }
+                // No record can start in the zeros: a record starts with its magic.
+                return match find_intact_record(data, offset + 1..damaged_end) {
                     Some(next) => Err(corrupt(
                         offset,
                         format!("{reason}, yet an intact record follows at byte offset {next}"),
                     )),
                     None => Ok(SegmentEnd::Torn {
-                        offset: offset as u64,
+                        damaged: offset as u64..damaged_end as u64,
                     }),
                 };
             }
@@ -744,6 +882,46 @@ mod tests {
                 "flip at byte {at} went unnoticed"
             );
         }
+    }
+
+    #[test]
+    fn trailing_zeros_are_found_across_blocks() {
+        let mut data = vec![0u8; 3 * 4096 + 17];
+        assert_eq!(len_without_trailing_zeros(&data), 0);
+        for at in [0, 5, 4095, 4096, 8191, 3 * 4096 + 16] {
+            data[at] = 1;
+            assert_eq!(len_without_trailing_zeros(&data), at + 1, "byte {at}");
+        }
+    }
+
+    #[test]
+    fn a_failed_preallocation_is_an_error_at_rollover_and_stops_the_log() {
+        let temp = tempfile::tempdir().unwrap();
+        let options = FileStoreOptions {
+            segment_size: 256,
+            sync: false,
+            preallocate: true,
+        };
+        let (mut wal, _) = Wal::open(temp.path(), &options).unwrap();
+        // The next segment cannot be prepared: its directory does not exist.
+        let mut doomed = NextSegment::new(&temp.path().join("gone"), 256, false);
+        doomed.start();
+        wal.next_segment = Some(doomed);
+
+        let error = (1..100)
+            .find_map(|index| wal.append(&[entry(index, 1, &[7; 40])], None).err())
+            .expect("the segment fills up and the log rolls over");
+        assert!(
+            error
+                .to_string()
+                .contains("preallocating the next WAL segment"),
+            "{error}"
+        );
+        assert_eq!(wal.stats().segments, 1);
+        assert!(matches!(
+            wal.append(&[entry(100, 1, b"")], None),
+            Err(StorageError::Failed { .. })
+        ));
     }
 
     #[test]
