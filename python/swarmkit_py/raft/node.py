@@ -55,11 +55,18 @@ class RaftNode:
         *,
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
+        tls_server_name: str | None = None,
+        authorize_peer: Callable[[ssl.SSLObject | None], object] | None = None,
     ) -> None:
+        """`server_ssl`/`client_ssl` put the transport on (mutual) TLS;
+        `tls_server_name` is the name checked in peers' certificates and
+        `authorize_peer` vets each inbound connection (raise to refuse it)."""
         self.config = config
         self._sm = state_machine
         self._server_ssl = server_ssl
         self._client_ssl = client_ssl
+        self._tls_server_name = tls_server_name
+        self._authorize_peer = authorize_peer
         self._core: Any = None
         self._transport: RaftTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,6 +130,8 @@ class RaftNode:
             snapshot_status=self._core.report_snapshot,
             server_ssl=self._server_ssl,
             client_ssl=self._client_ssl,
+            server_name=self._tls_server_name,
+            authorize=self._authorize_peer,
         )
         try:
             await self._transport.start()

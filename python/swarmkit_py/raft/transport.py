@@ -36,6 +36,16 @@ class _InboundProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        authorize = self._owner._authorize
+        if authorize is not None:
+            # With TLS this runs after the handshake: the peer's certificate is known.
+            try:
+                authorize(transport.get_extra_info("ssl_object"))
+            except Exception as e:
+                peer = transport.get_extra_info("peername")
+                log.warning("refused raft connection from %s: %s", peer, e)
+                transport.abort()
+                return
         self._owner._inbound.add(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -43,6 +53,8 @@ class _InboundProtocol(asyncio.Protocol):
             self._owner._inbound.discard(self._transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
         try:
             frames = self._decoder.feed(data)
         except FrameError as e:
@@ -125,9 +137,7 @@ class _Peer:
                     host,
                     port,
                     ssl=self.owner._client_ssl,
-                    server_hostname=self.owner._server_hostname(self.node_id)
-                    if self.owner._client_ssl
-                    else None,
+                    server_hostname=self.owner._server_name if self.owner._client_ssl else None,
                 ),
                 timeout=5.0,
             )
@@ -166,6 +176,9 @@ class RaftTransport:
 
     `deliver` gets each batch of received messages (encoded); `unreachable` and
     `snapshot_status` report failed sends and snapshot deliveries back to Raft.
+    With TLS, `server_name` is the name checked in peers' certificates and
+    `authorize` gets each inbound connection's `ssl.SSLObject` (None without
+    TLS) and raises to refuse it.
     """
 
     def __init__(
@@ -179,7 +192,8 @@ class RaftTransport:
         *,
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
-        server_hostname: Callable[[int], str] | None = None,
+        server_name: str | None = None,
+        authorize: Callable[[ssl.SSLObject | None], object] | None = None,
     ) -> None:
         self.node_id = node_id
         self.listen_addr = listen_addr
@@ -188,7 +202,8 @@ class RaftTransport:
         self._snapshot_cb = snapshot_status
         self._server_ssl = server_ssl
         self._client_ssl = client_ssl
-        self._hostname_of = server_hostname
+        self._server_name = server_name
+        self._authorize = authorize
         self._peers: dict[int, _Peer] = {}
         # Addresses from the membership; peers not in it (a node being added)
         # are reached at the address their hello frame announced.
@@ -270,6 +285,3 @@ class RaftTransport:
 
     def _snapshot_sent(self, node_id: int, ok: bool) -> None:
         self._snapshot_cb(node_id, ok)
-
-    def _server_hostname(self, node_id: int) -> str | None:
-        return self._hostname_of(node_id) if self._hostname_of else None
