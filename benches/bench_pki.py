@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -35,7 +35,7 @@ from swarmkit_py.pki.rpc import Params
 from swarmkit_py.pki.tls import MANAGER_SERVER_NAME
 
 
-def test_certificate_issuance(benchmark: BenchmarkFixture) -> None:
+def test_certificate_issuance(benchmark: BenchmarkFixture, record: Callable[..., None]) -> None:
     """What a manager does per CSR: parse and check it, sign a node certificate, encode it."""
     root = RootCA.create()
     csr_pem = create_csr(generate_node_key())
@@ -48,6 +48,7 @@ def test_certificate_issuance(benchmark: BenchmarkFixture) -> None:
         return certificate.public_bytes(Encoding.PEM)
 
     assert b"BEGIN CERTIFICATE" in benchmark(issue)
+    record(suite="pki", what="certificates issued", per_s=1 / benchmark.stats.stats.median)
 
 
 async def _echo(context: CallContext, params: Params) -> Params:
@@ -88,7 +89,9 @@ def manager_in_thread() -> Iterator[ServerThread]:
     thread.join(10)
 
 
-def test_mtls_handshakes(benchmark: BenchmarkFixture, manager_in_thread: ServerThread) -> None:
+def test_mtls_handshakes(
+    benchmark: BenchmarkFixture, manager_in_thread: ServerThread, record: Callable[..., None]
+) -> None:
     """A worker opening a mutual-TLS connection, making one authorized call, and closing it."""
     loop = asyncio.new_event_loop()
     try:
@@ -109,5 +112,10 @@ def test_mtls_handshakes(benchmark: BenchmarkFixture, manager_in_thread: ServerT
 
         result = benchmark(lambda: loop.run_until_complete(connect_and_call()))
         assert result == {"ok": True}
+        record(
+            suite="pki",
+            what="mTLS connections (handshake + one call + close)",
+            per_s=1 / benchmark.stats.stats.median,
+        )
     finally:
         loop.close()

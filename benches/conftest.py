@@ -22,13 +22,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     tr = terminalreporter
     tr.section("swarmkit-py benchmark summary")
-    keys: list[str] = []
+    suites: dict[str, list[dict[str, Any]]] = {}
     for row in RESULTS:
-        keys += [k for k in row if k not in keys]
-    widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in RESULTS)) for k in keys}
-    tr.write_line("  ".join(k.ljust(widths[k]) for k in keys))
-    for row in RESULTS:
-        tr.write_line("  ".join(_fmt(row.get(k)).ljust(widths[k]) for k in keys))
+        suites.setdefault(str(row.get("suite", "")), []).append(row)
+    for suite, rows in suites.items():
+        keys: list[str] = []
+        for row in rows:
+            keys += [k for k in row if k not in keys and k != "suite"]
+        widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in rows)) for k in keys}
+        tr.write_line(f"[{suite}]")
+        tr.write_line("  ".join(k.ljust(widths[k]) for k in keys))
+        for row in rows:
+            tr.write_line("  ".join(_fmt(row.get(k)).ljust(widths[k]) for k in keys))
+        tr.write_line("")
 
 
 def _fmt(v: Any) -> str:
