@@ -19,6 +19,6 @@ fi
 # raft-proto's build script runs protoc; an old one on PATH breaks it.
 export PROTOC=/usr/bin/protoc
 
-python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r requirements-dev.txt
 # Builds the Rust extension (release) into the environment.
-python3 -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation -e .

@@ -5,7 +5,24 @@ from pathlib import Path
 
 import pytest
 
+from swarmkit_py.raft import Entry
 from swarmkit_py.raft.local_cluster import LocalCluster
+
+
+class Items:
+    """A state machine that keeps every applied entry's data."""
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+
+    def apply(self, entries: list[Entry]) -> None:
+        self.items.extend(e.data for e in entries)
+
+    def snapshot(self) -> bytes:
+        return b"\0".join(self.items)
+
+    def restore(self, data: bytes) -> None:
+        self.items = data.split(b"\0") if data else []
 
 
 @pytest.fixture

@@ -19,21 +19,7 @@ from swarmkit_py.raft import (
 from swarmkit_py.raft.frames import KIND_HELLO, KIND_RAFT, encode
 from swarmkit_py.raft.local_cluster import LocalCluster, free_ports
 
-from .conftest import load_until_acked
-
-
-class Items:
-    def __init__(self) -> None:
-        self.items: list[bytes] = []
-
-    def apply(self, entries: list) -> None:  # type: ignore[type-arg]
-        self.items.extend(e.data for e in entries)
-
-    def snapshot(self) -> bytes:
-        return b"\0".join(self.items)
-
-    def restore(self, data: bytes) -> None:
-        self.items = data.split(b"\0") if data else []
+from .conftest import Items, load_until_acked
 
 
 def single_node(tmp_path: Path, **kw: object) -> RaftNode:

@@ -4,7 +4,6 @@ middle stops the node with a clear error, nothing acknowledged is lost."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -69,20 +68,8 @@ def test_wal_corrupted_mid_file_refuses_to_open_naming_file_and_offset(tmp_path:
 
 
 def run_node(c: LocalCluster, node_id: int) -> subprocess.CompletedProcess[str]:
-    n = c.nodes[node_id]
-    args = [
-        sys.executable,
-        "-m",
-        "swarmkit_py.raft.standalone",
-        "--id",
-        str(node_id),
-        "--listen",
-        n.raft_addr,
-        "--control",
-        n.control_addr,
-        "--data-dir",
-        str(n.data_dir),
-    ]
+    """Runs a node in the foreground until it exits."""
+    args = c.command(node_id, bootstrap=False)
     return subprocess.run(args, capture_output=True, text=True, timeout=60)
 
 

@@ -20,23 +20,11 @@ from swarmkit_py.pki import (
     client_context,
     server_context,
 )
-from swarmkit_py.raft import Entry, RaftConfig, RaftNode
+from swarmkit_py.raft import RaftConfig, RaftNode
 from swarmkit_py.raft.frames import KIND_RAFT, encode
 from swarmkit_py.raft.local_cluster import free_ports
 
-
-class Items:
-    def __init__(self) -> None:
-        self.items: list[bytes] = []
-
-    def apply(self, entries: list[Entry]) -> None:
-        self.items.extend(e.data for e in entries)
-
-    def snapshot(self) -> bytes:
-        return b"\0".join(self.items)
-
-    def restore(self, data: bytes) -> None:
-        self.items = data.split(b"\0") if data else []
+from .conftest import Items
 
 
 def peer_check(ca: SwarmCA) -> Callable[[ssl.SSLObject | None], object]:

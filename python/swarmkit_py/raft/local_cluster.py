@@ -80,10 +80,9 @@ class LocalCluster:
     def peers(self) -> dict[int, str]:
         return {i: n.raft_addr for i, n in self.nodes.items()}
 
-    def _spawn(self, node_id: int, bootstrap: bool = True) -> None:
+    def command(self, node_id: int, bootstrap: bool = True) -> list[str]:
+        """The command line that runs node `node_id`."""
         n = self.nodes[node_id]
-        n.data_dir.mkdir(parents=True, exist_ok=True)
-        n.log_path = self.base_dir / f"node-{node_id}.log"
         args = [
             sys.executable,
             "-m",
@@ -115,6 +114,13 @@ class LocalCluster:
             args += ["--peers", ",".join(f"{i}={a}" for i, a in sorted(self.peers.items()))]
         if not self.fsync:
             args.append("--no-fsync")
+        return args
+
+    def _spawn(self, node_id: int, bootstrap: bool = True) -> None:
+        n = self.nodes[node_id]
+        n.data_dir.mkdir(parents=True, exist_ok=True)
+        n.log_path = self.base_dir / f"node-{node_id}.log"
+        args = self.command(node_id, bootstrap)
         with open(n.log_path, "ab") as out:
             n.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 
