@@ -16,7 +16,7 @@ from .authz import ANY_NODE, MANAGERS_ONLY
 from .ca_service import SwarmCA
 from .errors import RpcProtocolError
 from .keystore import NodeCredentials
-from .rpc import CallContext, Method, Params, RpcServer
+from .rpc import CallContext, Method, Params, RawStreamHandler, RpcServer
 from .tls import server_context
 
 GET_ROOT_CA = "ca.GetRootCACertificate"
@@ -98,6 +98,7 @@ class ManagerServer:
         ca: SwarmCA,
         credentials: NodeCredentials,
         extra_methods: Mapping[str, Method] | None = None,
+        raw_stream: RawStreamHandler | None = None,
     ) -> None:
         self.ca = ca
         self._credentials = credentials
@@ -105,7 +106,7 @@ class ManagerServer:
         self._context_key: tuple[bytes, bytes] | None = None
         methods = ca_methods(ca)
         methods.update(extra_methods or {})
-        self.rpc = RpcServer(methods, self._current_context, ca.authorize)
+        self.rpc = RpcServer(methods, self._current_context, ca.authorize, raw_stream)
 
     @property
     def credentials(self) -> NodeCredentials:

@@ -44,6 +44,11 @@ class CallContext:
 Handler = Callable[[CallContext, Params], Awaitable[Params]]
 #: Decides whether a certificate may make a call needing one of the roles; raises if not.
 Authorizer = Callable[[x509.Certificate | None, frozenset[NodeRole]], NodeIdentity]
+#: Takes over a connection whose first frame is not an RPC request (another protocol sharing
+#: the port, such as Raft's): gets the bytes read so far, the stream and the peer's certificate.
+RawStreamHandler = Callable[
+    [bytes, asyncio.StreamReader, asyncio.StreamWriter, x509.Certificate | None], Awaitable[None]
+]
 
 
 @dataclass(frozen=True)
@@ -66,18 +71,25 @@ class _FrameTooLarge(Exception):
     pass
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """The next frame's payload, or ``None`` at a clean end of stream."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-    except asyncio.IncompleteReadError as err:
-        if err.partial:
-            raise
-        return None
+async def read_frame(reader: asyncio.StreamReader, prefix: bytes = b"") -> bytes | None:
+    """The next frame's payload, or ``None`` at a clean end of stream. ``prefix`` holds
+    bytes of the frame already read (at least its header when not empty)."""
+    if prefix:
+        header, body = prefix[: _HEADER.size], prefix[_HEADER.size :]
+    else:
+        try:
+            header = await reader.readexactly(_HEADER.size)
+        except asyncio.IncompleteReadError as err:
+            if err.partial:
+                raise
+            return None
+        body = b""
     (length,) = _HEADER.unpack(header)
     if length > MAX_FRAME_BYTES:
         raise _FrameTooLarge(length)
-    return await reader.readexactly(length)
+    if len(body) > length:
+        raise _FrameTooLarge(length)  # cannot happen for a well-formed prefix
+    return body + await reader.readexactly(length - len(body))
 
 
 async def close_writer(writer: asyncio.StreamWriter, timeout: float = 1.0) -> None:
@@ -110,8 +122,10 @@ class RpcServer:
         methods: Mapping[str, Method],
         ssl_context: Callable[[], ssl.SSLContext],
         authorize: Authorizer,
+        raw_stream: RawStreamHandler | None = None,
     ) -> None:
         self._methods = dict(methods)
+        self._raw_stream = raw_stream
         self._ssl_context = ssl_context
         self._authorize = authorize
         self._server: asyncio.Server | None = None
@@ -175,9 +189,24 @@ class RpcServer:
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         peer_certificate = x509.load_der_x509_certificate(der) if der else None
+        if self._raw_stream is not None:
+            # An RPC frame's payload is a msgpack map (0x80-0x8f, 0xde, 0xdf); anything
+            # else belongs to the protocol sharing this port.
+            try:
+                head = await reader.readexactly(_HEADER.size + 1)
+            except (asyncio.IncompleteReadError, ssl.SSLError, OSError):
+                return
+            marker = head[-1]
+            if not (0x80 <= marker <= 0x8F or marker in (0xDE, 0xDF)):
+                await self._raw_stream(head, reader, writer, peer_certificate)
+                return
+            prefix = head
+        else:
+            prefix = b""
         while True:
             try:
-                payload = await read_frame(reader)
+                payload = await read_frame(reader, prefix)
+                prefix = b""
             except _FrameTooLarge as err:
                 writer.write(encode_frame(_error(None, "bad_request", f"frame too large: {err}")))
                 await writer.drain()

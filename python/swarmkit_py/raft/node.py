@@ -57,16 +57,20 @@ class RaftNode:
         client_ssl: ssl.SSLContext | None = None,
         tls_server_name: str | None = None,
         authorize_peer: Callable[[ssl.SSLObject | None], object] | None = None,
+        listen: bool = True,
     ) -> None:
         """`server_ssl`/`client_ssl` put the transport on (mutual) TLS;
         `tls_server_name` is the name checked in peers' certificates and
-        `authorize_peer` vets each inbound connection (raise to refuse it)."""
+        `authorize_peer` vets each inbound connection (raise to refuse it).
+        With `listen=False` the node does not listen itself: a server sharing
+        the port hands it Raft connections through `serve_raft_stream`."""
         self.config = config
         self._sm = state_machine
         self._server_ssl = server_ssl
         self._client_ssl = client_ssl
         self._tls_server_name = tls_server_name
         self._authorize_peer = authorize_peer
+        self._listen = listen
         self._core: Any = None
         self._transport: RaftTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,7 +138,7 @@ class RaftNode:
             authorize=self._authorize_peer,
         )
         try:
-            await self._transport.start()
+            await self._transport.start(listen=self._listen)
         except OSError:
             self._core.stop()
             raise
@@ -193,6 +197,15 @@ class RaftNode:
     def listen_port(self) -> int:
         assert self._transport is not None, "node not started"
         return self._transport.bound_port
+
+    async def serve_raft_stream(
+        self, initial: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Serves a Raft connection accepted by a server sharing this node's port."""
+        if self._transport is None or not self._running:
+            writer.transport.abort()
+            return
+        await self._transport.serve_stream(initial, reader, writer)
 
     async def propose(self, data: bytes) -> int:
         """Replicates `data`; returns its log index once it is committed and

@@ -27,42 +27,21 @@ _MAX_PENDING_BYTES = 64 * 1024 * 1024
 _RECONNECT_BACKOFF = (0.05, 1.0)
 
 
-class _InboundProtocol(asyncio.Protocol):
-    def __init__(self, transport_owner: RaftTransport) -> None:
-        self._owner = transport_owner
+class _Inbound:
+    """Decodes one inbound connection's frames and hands messages to Raft."""
+
+    def __init__(self, owner: RaftTransport, peer: object) -> None:
+        self._owner = owner
+        self._peer = peer
         self._decoder = FrameDecoder()
-        self._transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        authorize = self._owner._authorize
-        if authorize is not None:
-            # With TLS this runs after the handshake: the peer's certificate is known.
-            try:
-                authorize(transport.get_extra_info("ssl_object"))
-            except Exception as e:
-                peer = transport.get_extra_info("peername")
-                log.warning("refused raft connection from %s: %s", peer, e)
-                transport.abort()
-                return
-        self._owner._inbound.add(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._transport is not None:
-            self._owner._inbound.discard(self._transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self._transport is None or self._transport.is_closing():
-            return
+    def feed(self, data: bytes) -> bool:
+        """Takes received bytes; False means the peer broke the protocol."""
         try:
             frames = self._decoder.feed(data)
         except FrameError as e:
-            peer = self._transport.get_extra_info("peername") if self._transport else None
-            log.warning("closing connection from %s: %s", peer, e)
-            if self._transport is not None:
-                self._transport.abort()
-            return
+            log.warning("closing connection from %s: %s", self._peer, e)
+            return False
         msgs = []
         for kind, payload in frames:
             if kind == KIND_RAFT:
@@ -73,6 +52,7 @@ class _InboundProtocol(asyncio.Protocol):
                 log.warning("dropped a frame of unknown kind %d", kind)
         if msgs:
             self._owner._deliver(msgs)
+        return True
 
     def _hello(self, payload: bytes) -> None:
         try:
@@ -82,6 +62,33 @@ class _InboundProtocol(asyncio.Protocol):
             log.warning("ignored a malformed hello frame: %s", e)
             return
         self._owner._learn(node_id, address)
+
+
+class _InboundProtocol(asyncio.Protocol):
+    def __init__(self, transport_owner: RaftTransport) -> None:
+        self._owner = transport_owner
+        self._inbound: _Inbound | None = None
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        if not self._owner._authorized(transport.get_extra_info("ssl_object"), peer):
+            transport.abort()
+            return
+        self._inbound = _Inbound(self._owner, peer)
+        self._owner._inbound.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._owner._inbound.discard(self._transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inbound is None or self._transport is None or self._transport.is_closing():
+            return
+        if not self._inbound.feed(data):
+            self._transport.abort()
 
 
 class _OutboundProtocol(asyncio.Protocol):
@@ -211,7 +218,7 @@ class RaftTransport:
         self._hello_frame = encode(
             KIND_HELLO, msgpack.packb({"id": node_id, "addr": advertise_addr})
         )
-        self._inbound: set[asyncio.Transport] = set()
+        self._inbound: set[asyncio.WriteTransport] = set()
         self._server: asyncio.Server | None = None
 
     @property
@@ -221,7 +228,11 @@ class RaftTransport:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    async def start(self) -> None:
+    async def start(self, listen: bool = True) -> None:
+        """Starts listening, unless another server hands connections over
+        (`listen=False`, see `serve_stream`)."""
+        if not listen:
+            return
         host, port = parse_addr(self.listen_addr)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
@@ -232,10 +243,10 @@ class RaftTransport:
         for peer in self._peers.values():
             peer.close()
         self._peers.clear()
+        for t in list(self._inbound):
+            t.abort()
         if self._server is not None:
             self._server.close()
-            for t in list(self._inbound):
-                t.abort()
             await self._server.wait_closed()
             self._server = None
 
@@ -265,6 +276,41 @@ class RaftTransport:
                 self._unreachable(to, snaps)
                 continue
             peer.send(frames, snaps)
+
+    async def serve_stream(
+        self, initial: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Serves an inbound connection accepted by another server sharing the
+        port (see `swarmkit_py.pki.rpc.RpcServer`'s raw stream hook); `initial`
+        is what that server already read."""
+        peer = writer.get_extra_info("peername")
+        if not self._authorized(writer.get_extra_info("ssl_object"), peer):
+            writer.transport.abort()
+            return
+        inbound = _Inbound(self, peer)
+        self._inbound.add(writer.transport)
+        try:
+            data = initial
+            while data:
+                if not inbound.feed(data):
+                    return
+                data = await reader.read(1 << 16)
+        except (ConnectionError, ssl.SSLError, OSError):
+            return
+        finally:
+            self._inbound.discard(writer.transport)
+            writer.transport.abort()
+
+    def _authorized(self, ssl_object: ssl.SSLObject | None, peer: object) -> bool:
+        if self._authorize is None:
+            return True
+        # With TLS this runs after the handshake: the peer's certificate is known.
+        try:
+            self._authorize(ssl_object)
+        except Exception as e:
+            log.warning("refused raft connection from %s: %s", peer, e)
+            return False
+        return True
 
     def _learn(self, node_id: int, address: str) -> None:
         if node_id == self.node_id or node_id in self._member_addresses:
