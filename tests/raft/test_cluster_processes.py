@@ -154,3 +154,25 @@ async def test_membership_add_learner_promote_and_remove(cluster: LocalCluster) 
     assert "index" in r, r
     r = await cluster.change_members(leader, "add_voter", victim, "127.0.0.1:1")
     assert "never be used again" in r["error"]
+
+
+async def test_force_new_cluster_on_the_last_survivor_keeps_all_state(
+    cluster: LocalCluster,
+) -> None:
+    acked = await load_until_acked(cluster, 300, 8, "before")
+    leader = await cluster.wait_leader()
+    survivor = next(i for i in (1, 2, 3) if i != leader)
+    for i in (1, 2, 3):
+        if i != survivor:
+            cluster.kill(i)
+    r = await cluster.propose(survivor, b"no quorum")
+    assert r["kind"] == "NotLeaderError"
+    r = await cluster.force_new_cluster(survivor)
+    assert r.get("leader") == survivor, r
+    st = await cluster.status(survivor)
+    assert [m["node_id"] for m in st["members"]] == [survivor]
+    assert sorted(st["removed"]) == sorted(i for i in (1, 2, 3) if i != survivor)
+    log = await entries_of(cluster, survivor)
+    assert all(log.get(i) == v for i, v in acked.items())
+    r = await cluster.propose(survivor, b"after recovery")
+    assert "index" in r, r

@@ -214,6 +214,9 @@ class LocalCluster:
             node_id, "/members", json={"op": op, "id": member, "address": address}
         )
 
+    async def force_new_cluster(self, node_id: int) -> Any:
+        return await self._post(node_id, "/force-new-cluster")
+
     async def wait_applied(self, node_id: int, index: int, timeout: float = 60.0) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

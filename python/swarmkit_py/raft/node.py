@@ -265,6 +265,25 @@ class RaftNode:
         self._check_running()
         self._core.campaign()
 
+    async def force_new_cluster(self, timeout: float | None = None) -> int:
+        """Makes this node the only member of a new group that keeps everything
+        committed (for when a majority of members is lost for good). The other
+        members' Raft IDs can never be used again. Returns the commit index the
+        new group starts from; this node is its leader when this returns."""
+        self._check_running()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout if timeout is not None else 30.0)
+        while self._applied_index < self.status().commit_index:
+            if loop.time() > deadline:
+                raise TimeoutError("the state machine did not catch up with the commit index")
+            await asyncio.sleep(0.01)
+        pid, fut = self._new_future(self._proposals)
+        self._core.force_new_cluster(pid, self._sm.snapshot())
+        index = await fut
+        self._last_snapshot_index = max(self._last_snapshot_index, self._applied_index)
+        await self.wait_for_leader(timeout, want=self.node_id)
+        return index
+
     async def wait_for_leader(self, timeout: float | None = None, want: int | None = None) -> int:
         """Waits until a leader is known (or, with `want`, until it is that node)."""
         wait = timeout if timeout is not None else self.config.election_timeout * 5

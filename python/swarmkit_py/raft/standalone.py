@@ -106,6 +106,7 @@ class ControlServer:
                 web.get("/read", self.read),
                 web.post("/members", self.members),
                 web.post("/transfer", self.transfer),
+                web.post("/force-new-cluster", self.force_new_cluster),
             ]
         )
         return app
@@ -212,6 +213,13 @@ class ControlServer:
         except (RaftError, TimeoutError) as e:
             return _error(e)
         return web.json_response({"leader": self.node.leader_id})
+
+    async def force_new_cluster(self, request: web.Request) -> web.Response:
+        try:
+            index = await self.node.force_new_cluster()
+        except (RaftError, TimeoutError) as e:
+            return _error(e)
+        return web.json_response({"index": index, "leader": self.node.leader_id})
 
 
 def _error(e: BaseException) -> web.Response:

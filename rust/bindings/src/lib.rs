@@ -146,6 +146,13 @@ impl RaftCore {
             .map_err(stopped)
     }
 
+    /// See `Node::force_new_cluster`; the outcome comes back under `proposal`.
+    fn force_new_cluster(&self, proposal: u64, data: Vec<u8>) -> PyResult<()> {
+        self.driver
+            .send(Input::ForceNewCluster { proposal, data })
+            .map_err(stopped)
+    }
+
     fn report_unreachable(&self, id: u64) -> PyResult<()> {
         self.driver
             .send(Input::ReportUnreachable(id))

@@ -636,3 +636,51 @@ fn leadership_transfer_and_read_index() {
     let index = sim.reads[&42].clone().expect("read succeeded");
     assert!(index >= 2);
 }
+
+#[test]
+fn force_new_cluster_on_a_survivor_keeps_every_committed_entry() {
+    let mut sim = Sim::new(&[1, 2, 3], 10);
+    let leader = sim.wait_leader();
+    for i in 0..50u32 {
+        sim.propose_to(leader, i.to_le_bytes().to_vec());
+        sim.step_once(false);
+    }
+    sim.run(30);
+    let survivor = *sim.nodes.keys().find(|&&i| i != leader).unwrap();
+    for id in [1u64, 2, 3] {
+        if id != survivor {
+            sim.crash(id);
+        }
+    }
+    // Quorum is lost: nothing commits.
+    sim.run(300);
+    assert!(sim.leader().is_none());
+    let data = encode_state(&sim.state[&survivor]);
+    let node = sim.nodes.get_mut(&survivor).unwrap();
+    node.force_new_cluster(&data).expect("forced a new cluster");
+    sim.collect(survivor);
+    assert!(sim.run_until(200, |s| s.leader() == Some(survivor)));
+    let m = sim.nodes[&survivor].membership().clone();
+    assert_eq!(m.members.keys().copied().collect::<Vec<_>>(), vec![survivor]);
+    assert_eq!(m.removed.len(), 2);
+    let before = sim.acked.len();
+    sim.propose_to(survivor, b"after recovery".to_vec());
+    sim.run(10);
+    assert_eq!(sim.acked.len(), before + 1);
+    sim.check_acked_everywhere();
+    // It survives a restart as a one-node group, and can grow again.
+    sim.crash(survivor);
+    sim.restart(survivor);
+    let leader = sim.wait_leader();
+    assert_eq!(leader, survivor);
+    assert_eq!(sim.state[&survivor].len(), 51);
+    sim.add_empty_node(9);
+    let p = sim.next_proposal;
+    sim.next_proposal += 1;
+    let change = MembershipChange::AddVoter { id: 9, address: "node-9".into() };
+    sim.nodes.get_mut(&survivor).unwrap().propose_membership(p, change);
+    sim.run(200);
+    assert!(sim.acked_membership.contains_key(&p));
+    sim.converge();
+    assert_eq!(sim.state[&9].len(), 51);
+}

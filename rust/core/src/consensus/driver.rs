@@ -35,6 +35,11 @@ pub enum Input {
         index: u64,
         data: Vec<u8>,
     },
+    /// See [`Node::force_new_cluster`]; the outcome comes back as a proposal's.
+    ForceNewCluster {
+        proposal: u64,
+        data: Vec<u8>,
+    },
     ReportUnreachable(u64),
     ReportSnapshot {
         to: u64,
@@ -261,6 +266,13 @@ fn handle<S: LogStore>(node: &mut Node<S>, input: Input) -> bool {
                 // A failed snapshot leaves the log intact: report it and go on.
                 node_log_error(node, format!("saving the snapshot at {index} failed: {e}"));
             }
+        }
+        Input::ForceNewCluster { proposal, data } => {
+            let outcome = node
+                .force_new_cluster(&data)
+                .map(|()| node.status().commit_index)
+                .map_err(ProposalError::Rejected);
+            node.push_proposal_outcome(proposal, outcome);
         }
         Input::ReportUnreachable(id) => node.report_unreachable(id),
         Input::ReportSnapshot { to, delivered } => node.report_snapshot(to, delivered),

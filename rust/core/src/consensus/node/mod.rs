@@ -15,6 +15,7 @@ use raft::{RawNode, StateRole};
 
 mod proposals;
 mod ready;
+mod recovery;
 
 pub use proposals::MembershipChange;
 use proposals::Pending;
@@ -23,7 +24,7 @@ use super::config::RaftConfig;
 use super::log_cache::LogCache;
 use super::log_sink::{self, LogBuffer, LogLevel};
 use super::membership::{Membership, SnapshotEnvelope};
-use super::output::{Applied, OutMessage, Output, Role};
+use super::output::{Applied, OutMessage, Output, ProposalError, Role};
 use super::status::{PeerProgress, Status};
 use crate::storage::{LogStore, StorageError};
 
@@ -247,6 +248,11 @@ impl<S: LogStore> Node<S> {
             membership: self.membership.clone(),
             progress,
         }
+    }
+
+    /// Reports the outcome of a request made under a proposal ID.
+    pub fn push_proposal_outcome(&mut self, proposal: u64, outcome: Result<u64, ProposalError>) {
+        self.out.proposals.push((proposal, outcome));
     }
 
     /// Adds a line to the output's log records.

@@ -1,0 +1,1 @@
+"""swarmd: one swarmkit-py node (outside a swarm, worker, or manager)."""
