@@ -77,6 +77,12 @@ def current_load() -> dict[str, int]:
     return {"RunningTasks": 0, "NanoCPUsUsed": int(load1 * 1e9), "MemoryBytesUsed": used}
 
 
+class _Redirect(Exception):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"redirected to the leader at {address}")
+        self.address = address
+
+
 class Agent:
     """Keeps the session; `on_update` gets each answer (desired role, managers)."""
 
@@ -116,14 +122,23 @@ class Agent:
     async def _run(self) -> None:
         backoff = 0.1
         index = 0
+        redirect: str | None = None
         while True:
             if not self.managers:
                 await asyncio.sleep(1.0)
                 continue
-            address = self.managers[index % len(self.managers)]
+            address = redirect or self.managers[index % len(self.managers)]
+            redirect = None
             try:
                 await self._session(address)
                 backoff = 0.1
+            except _Redirect as r:
+                self.connected_to = None
+                if r.address and r.address != address:
+                    redirect = r.address
+                else:  # the manager knows no leader yet: try another after a pause
+                    index += 1
+                    await asyncio.sleep(backoff)
             except PermissionDeniedError as e:
                 self.stopped_reason = str(e)
                 log.error("the swarm refused this node: %s", e)
@@ -144,11 +159,9 @@ class Agent:
             answer = await client.call(
                 REGISTER, {"description": self._description, "addr": self._addr}
             )
-            redirect = answer.get("redirect")
-            if redirect:
-                # A follower: go to the leader (kept at the front of the list).
-                self.managers = [redirect] + [m for m in self.managers if m != redirect]
-                raise ConnectionError(f"redirected to the leader at {redirect}")
+            if "redirect" in answer:
+                # A follower: go to the leader.
+                raise _Redirect(str(answer["redirect"] or ""))
             self.connected_to = address
             self._absorb(answer)
             session = answer["session_id"]
@@ -158,8 +171,8 @@ class Agent:
                     client.call(HEARTBEAT, {"session_id": session, "load": current_load()}),
                     timeout=max(5.0, 3 * self.heartbeat_period),
                 )
-                if answer.get("redirect"):
-                    raise ConnectionError("the manager is no longer the leader")
+                if "redirect" in answer:
+                    raise _Redirect(str(answer["redirect"] or ""))
                 self._absorb(answer)
         finally:
             await client.close()

@@ -65,11 +65,16 @@ class SwarmCA:
         external_ca: ExternalCA | None = None,
         node_cert_validity: timedelta = DEFAULT_NODE_CERT_VALIDITY,
         clock: Clock = utc_now,
+        check_signing_key: bool = True,
     ) -> None:
+        """``check_signing_key=False`` is for a manager whose replicated CA state has
+        not arrived yet (a joining manager): it cannot sign until it has."""
         self.store = store
         self.external_ca = external_ca
         self.node_cert_validity = check_node_cert_validity(node_cert_validity)
         self.clock = clock
+        if not check_signing_key:
+            return
         if external_ca is None and not store.root_state().signing_root.can_sign:
             raise RootRotationError(
                 "the root CA has no private key: give its key, or an external CA to sign"

@@ -1,0 +1,423 @@
+"""The node daemon: outside a swarm, a worker, or a manager (which is a worker
+too). It implements the Engine API backend (`swarmkit_py.api.backend`) and
+remembers its membership across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import shutil
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from swarmkit_py import __version__
+from swarmkit_py.agent import Agent, describe_host
+from swarmkit_py.errors import (
+    AlreadyInSwarm,
+    FailedPrecondition,
+    InvalidArgument,
+    NoLeader,
+    NotInSwarm,
+    NotManager,
+    SwarmError,
+)
+from swarmkit_py.manager import Manager, ManagerConfig
+from swarmkit_py.manager.ca_store import NODE_PREFIX, initial_ca_meta, record_to_meta
+from swarmkit_py.manager.manager import join_raft
+from swarmkit_py.manager.members import LEAVE, new_raft_id
+from swarmkit_py.manager.rpc_pool import RpcPool
+from swarmkit_py.model import Cluster, Node, NodeDescription, NodeSpec, NodeStatus, parse_swarm_spec
+from swarmkit_py.pki import (
+    InMemoryCAStore,
+    KeyStore,
+    NodeCredentials,
+    NodeRole,
+    PKIError,
+    RootCA,
+    RootCAState,
+    SwarmCA,
+    generate_id,
+)
+from swarmkit_py.pki import JoinTokens as PkiJoinTokens
+from swarmkit_py.pki import join as pki_join
+from swarmkit_py.raft.config import parse_addr
+
+from .state import LocalState, load_state, save_state
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+API_VERSION = "1.47"
+
+
+@dataclass
+class DaemonConfig:
+    data_dir: Path
+    hostname: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    #: Raft timing (ours; Docker's are fixed at 1 s / 10 / 1).
+    tick_interval: float = 1.0
+    election_ticks: int = 10
+    heartbeat_ticks: int = 1
+
+
+def _addresses(request: Json) -> tuple[str, str]:
+    """(listen, advertise) from a swarm init/join request, as Docker defaults them."""
+    listen = str(request.get("ListenAddr") or "0.0.0.0:2377")
+    if ":" not in listen:
+        listen += ":2377"
+    try:
+        host, port = parse_addr(listen)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid ListenAddr {listen!r}: {e}") from None
+    advertise = str(request.get("AdvertiseAddr") or "")
+    if not advertise:
+        if host in ("0.0.0.0", "::", ""):
+            raise InvalidArgument(
+                "could not choose an IP address to advertise since this system has multiple "
+                "addresses; specify one with --advertise-addr"
+            )
+        advertise = f"{host}:{port}"
+    elif ":" not in advertise:
+        advertise = f"{advertise}:{port}"
+    try:
+        parse_addr(advertise)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid AdvertiseAddr {advertise!r}: {e}") from None
+    return listen, advertise
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self.state = LocalState()
+        self.keystore = KeyStore(self.data_dir / "certificates")
+        self.manager: Manager | None = None
+        self.agent: Agent | None = None
+        self.credentials: NodeCredentials | None = None
+        self._lock = asyncio.Lock()
+        self.error = ""
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.state = load_state(self.data_dir)
+        if self.state.in_swarm:
+            self.credentials = self.keystore.load()
+            if self.state.role == "manager":
+                await self._start_manager(bootstrap=False)
+            self._start_agent()
+
+    async def stop(self) -> None:
+        if self.agent is not None:
+            await self.agent.stop()
+            self.agent = None
+        if self.manager is not None:
+            await self.manager.stop()
+            self.manager = None
+
+    def _manager_config(self, bootstrap: bool) -> ManagerConfig:
+        return ManagerConfig(
+            data_dir=self.data_dir,
+            listen_addr=self.state.listen_addr,
+            advertise_addr=self.state.advertise_addr,
+            raft_id=self.state.raft_id,
+            bootstrap=bootstrap,
+            tick_interval=self.config.tick_interval,
+            election_ticks=self.config.election_ticks,
+            heartbeat_ticks=self.config.heartbeat_ticks,
+        )
+
+    async def _start_manager(self, bootstrap: bool) -> Manager:
+        assert self.credentials is not None
+        self.manager = Manager(self._manager_config(bootstrap), self.credentials)
+        await self.manager.start()
+        return self.manager
+
+    def _description(self) -> dict[str, Any]:
+        return describe_host(self.config.hostname, self.config.labels)
+
+    def _start_agent(self) -> None:
+        managers = list(self.state.managers)
+        if self.state.role == "manager":
+            managers.insert(0, self.state.advertise_addr)
+        self.agent = Agent(
+            lambda: self._credentials(),
+            managers,
+            self.state.advertise_addr,
+            self._description(),
+            on_update=self._on_agent_update,
+            on_removed=self._on_removed,
+        )
+        self.agent.start()
+
+    def _credentials(self) -> NodeCredentials:
+        assert self.credentials is not None
+        return self.credentials
+
+    def _on_agent_update(self, answer: dict[str, Any]) -> None:
+        managers = answer.get("managers")
+        if isinstance(managers, list) and managers and managers != self.state.managers:
+            self.state.managers = [m for m in managers if isinstance(m, str)]
+            save_state(self.data_dir, self.state)
+
+    def _on_removed(self, reason: str) -> None:
+        self.error = reason
+
+    # -- SwarmBackend: the node ------------------------------------------------
+
+    def swarm_header(self) -> str:
+        if not self.state.in_swarm:
+            return "inactive"
+        if self.error:
+            return "error"
+        return f"active/{self.state.role}"
+
+    async def version(self) -> Json:
+        return {
+            "Platform": {"Name": "swarmkit-py"},
+            "Version": __version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": "1.24",
+            "Os": platform.system().lower(),
+            "Arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(
+                platform.machine(), platform.machine()
+            ),
+            "KernelVersion": platform.release(),
+            "GoVersion": "",
+            "GitCommit": "",
+            "BuildTime": "",
+            "Components": [{"Name": "swarmkit-py", "Version": __version__, "Details": {}}],
+        }
+
+    async def info(self) -> Json:
+        desc = self._description()
+        swarm: Json = {
+            "NodeID": self.state.node_id,
+            "NodeAddr": self.state.advertise_addr.rpartition(":")[0],
+            "LocalNodeState": "active" if self.state.in_swarm else "inactive",
+            "ControlAvailable": self.manager is not None,
+            "Error": self.error,
+            "RemoteManagers": None,
+        }
+        if self.manager is not None:
+            m = self.manager
+            nodes = m.store.list_nodes()
+            swarm["RemoteManagers"] = [
+                {"NodeID": n.id, "Addr": n.status.addr} for n in nodes if n.raft_id
+            ]
+            swarm["Nodes"] = len(nodes)
+            swarm["Managers"] = sum(1 for n in nodes if n.spec.role == "manager")
+            cluster = m.store.cluster()
+            if cluster is not None:
+                swarm["Cluster"] = cluster.to_api()
+        elif self.state.in_swarm:
+            swarm["RemoteManagers"] = [{"NodeID": "", "Addr": a} for a in self.state.managers]
+        return {
+            "ID": self.state.node_id,
+            "Name": desc["Hostname"],
+            "ServerVersion": __version__,
+            "OperatingSystem": platform.system(),
+            "OSType": "linux",
+            "Architecture": desc["Platform"]["Architecture"],
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": desc["Resources"]["MemoryBytes"],
+            "Swarm": swarm,
+            "Containers": 0,
+            "Images": 0,
+        }
+
+    # -- SwarmBackend: swarm ---------------------------------------------------
+
+    def _cluster_manager(self) -> Manager:
+        if not self.state.in_swarm:
+            raise NotInSwarm()
+        if self.manager is None:
+            raise NotManager()
+        if self.manager.raft.leader_id == 0:
+            raise NoLeader()
+        return self.manager
+
+    async def swarm_inspect(self) -> Json:
+        return self._cluster_manager().control.swarm_inspect()
+
+    async def swarm_init(self, request: Json) -> str:
+        async with self._lock:
+            if request.get("ForceNewCluster") and self.manager is not None:
+                await self.manager.raft.force_new_cluster()
+                return self.state.node_id
+            if self.state.in_swarm:
+                raise AlreadyInSwarm()
+            return await self._init(request)
+
+    async def _init(self, request: Json) -> str:
+        listen, advertise = _addresses(request)
+        spec = parse_swarm_spec(request.get("Spec") or {})
+        availability = str(request.get("Availability") or "active")
+        if availability not in ("active", "pause", "drain"):
+            raise InvalidArgument(f"invalid availability {availability!r}")
+        node_id, cluster_id = generate_id(), generate_id()
+        root = RootCA.create()
+        tokens = PkiJoinTokens.generate(root.cert_pem)
+        ca_store = InMemoryCAStore(cluster_id=cluster_id, root=RootCAState(root), tokens=tokens)
+        validity = timedelta(microseconds=spec.ca_config.node_cert_expiry // 1000)
+        temp_ca = SwarmCA(ca_store, node_cert_validity=validity)
+        self.credentials = await temp_ca.issue_local(node_id=node_id, role=NodeRole.MANAGER)
+        self.keystore.save(self.credentials)
+        self.state = LocalState(
+            node_id=node_id,
+            cluster_id=cluster_id,
+            role="manager",
+            listen_addr=listen,
+            advertise_addr=advertise,
+            raft_id=new_raft_id(set()),
+        )
+        try:
+            manager = await self._start_manager(bootstrap=True)
+            ca_meta = initial_ca_meta(RootCAState(root), tokens, ca_store.unlock_key())
+            for record in ca_store.list_nodes():
+                ca_meta[NODE_PREFIX + record.node_id] = record_to_meta(record)
+            node = Node(
+                id=node_id,
+                spec=NodeSpec(role="manager", availability=availability),  # type: ignore[arg-type]
+                description=NodeDescription.from_api(self._description()),
+                status=NodeStatus(state="ready", addr=advertise.rpartition(":")[0]),
+                raft_id=self.state.raft_id,
+            )
+            await manager.initialize(Cluster(id=cluster_id, spec=spec), ca_meta, node)
+        except BaseException:
+            await self._forget()
+            raise
+        save_state(self.data_dir, self.state)
+        self._start_agent()
+        return node_id
+
+    async def swarm_join(self, request: Json) -> None:
+        async with self._lock:
+            if self.state.in_swarm:
+                raise AlreadyInSwarm()
+            await self._join(request)
+
+    async def _join(self, request: Json) -> None:
+        listen, advertise = _addresses(request)
+        remotes = request.get("RemoteAddrs") or []
+        if not isinstance(remotes, list) or not remotes or not isinstance(remotes[0], str):
+            raise InvalidArgument("at least 1 RemoteAddr is required to join")
+        remote = remotes[0]
+        try:
+            host, port = parse_addr(remote if ":" in remote else remote + ":2377")
+        except ValueError as e:
+            raise InvalidArgument(f"invalid remote address {remote!r}: {e}") from None
+        remote = f"{host}:{port}"
+        token = str(request.get("JoinToken") or "")
+        try:
+            self.credentials = await pki_join((host, port), token)
+        except PKIError as e:
+            raise InvalidArgument(str(e)) from None
+        except OSError as e:
+            raise SwarmError(f"could not reach the manager at {remote}: {e}") from None
+        identity = self.credentials.identity
+        self.keystore.save(self.credentials)
+        role = "manager" if identity.role == NodeRole.MANAGER else "worker"
+        self.state = LocalState(
+            node_id=identity.node_id,
+            cluster_id=identity.cluster_id,
+            role=role,
+            listen_addr=listen,
+            advertise_addr=advertise,
+            managers=[remote],
+        )
+        try:
+            if role == "manager":
+                pool = RpcPool(self._credentials)
+                try:
+                    self.state.raft_id = await join_raft(pool, remote, advertise)
+                finally:
+                    await pool.close()
+                await self._start_manager(bootstrap=False)
+        except BaseException:
+            await self._forget()
+            raise
+        save_state(self.data_dir, self.state)
+        self._start_agent()
+
+    async def swarm_leave(self, force: bool) -> None:
+        async with self._lock:
+            if not self.state.in_swarm:
+                raise NotInSwarm("This node is not part of a swarm")
+            if self.manager is not None:
+                if not force:
+                    raise FailedPrecondition(
+                        "You are attempting to leave the swarm on a node that is participating "
+                        "as a manager. Removing this node could lose the swarm's quorum and, on "
+                        "the last manager, erases all current state of the swarm. Use `--force` "
+                        "to ignore this message."
+                    )
+                await self._leave_raft()
+            await self.stop()
+            await self._forget()
+
+    async def _leave_raft(self) -> None:
+        m = self.manager
+        assert m is not None
+        others = [a for a in m.manager_addresses() if a != self.state.advertise_addr]
+        if not others:
+            return
+        leader = m.leader_address()
+        if leader is None:
+            return
+        try:
+            if leader == self.state.advertise_addr:
+                await m.members.remove(self.state.raft_id, force=True)
+            else:
+                await m.pool.call(leader, LEAVE, {"raft_id": self.state.raft_id, "force": True})
+        except (SwarmError, PKIError, OSError) as e:
+            log.warning("leaving raft: %s", e)
+
+    async def _forget(self) -> None:
+        """Drops all swarm state of this node (after leave, or a failed init/join)."""
+        await self.stop()
+        for sub in ("certificates", "raft"):
+            shutil.rmtree(self.data_dir / sub, ignore_errors=True)
+        (self.data_dir / "state.json").unlink(missing_ok=True)
+        self.state = LocalState()
+        self.credentials = None
+        self.error = ""
+
+    async def swarm_update(
+        self,
+        version: int,
+        spec: Json,
+        rotate_worker_token: bool,
+        rotate_manager_token: bool,
+        rotate_manager_unlock_key: bool,
+    ) -> None:
+        await self._cluster_manager().control.swarm_update(
+            version, spec, rotate_worker_token, rotate_manager_token
+        )
+
+    async def swarm_ca_rotate(self) -> None:
+        await self._cluster_manager().ca.start_root_rotation()
+
+    # -- SwarmBackend: nodes ---------------------------------------------------
+
+    async def nodes_list(self, filters: dict[str, list[str]]) -> list[Json]:
+        return self._cluster_manager().control.nodes_list(filters)
+
+    async def node_inspect(self, node_ref: str) -> Json:
+        return self._cluster_manager().control.node_inspect(node_ref)
+
+    async def node_update(self, node_ref: str, version: int, spec: Json) -> None:
+        await self._cluster_manager().control.node_update(node_ref, version, spec)
+
+    async def node_remove(self, node_ref: str, force: bool) -> None:
+        await self._cluster_manager().control.node_remove(node_ref, force)
+
+    async def node_tasks(self, node_ref: str) -> list[Json]:
+        self._cluster_manager().store.resolve_node(node_ref)
+        return []

@@ -1,0 +1,116 @@
+"""The control layer: validates requests, checks versions, writes through the
+proposer. What the Engine API's swarm and node endpoints do on a manager."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from swarmkit_py.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfSequence
+from swarmkit_py.model import ManagerStatus, Node, parse_node_spec, parse_swarm_spec
+from swarmkit_py.pki import NodeRole
+from swarmkit_py.store import Txn
+
+from .ca_store import tokens_from_meta
+from .members import reachability
+
+if TYPE_CHECKING:
+    from .manager import Manager
+
+Json = dict[str, Any]
+
+
+class Control:
+    def __init__(self, manager: Manager) -> None:
+        self.m = manager
+
+    # -- reads -------------------------------------------------------------
+
+    def node_api(self, node: Node) -> Json:
+        out = node.copy()
+        if node.raft_id:
+            out.manager_status = ManagerStatus(**reachability(self.m.raft, node.raft_id))
+        elif node.spec.role == "manager":
+            out.manager_status = ManagerStatus(reachability="unknown")
+        return out.to_api()
+
+    def swarm_inspect(self) -> Json:
+        cluster = self.m.store.cluster()
+        if cluster is None:
+            raise NotFound("the swarm's cluster object is not available yet; retry shortly")
+        tokens = self.m.ca_store.join_tokens()
+        from swarmkit_py.model import JoinTokens
+
+        return cluster.to_api(JoinTokens(worker=str(tokens.worker), manager=str(tokens.manager)))
+
+    def nodes_list(self, filters: dict[str, list[str]]) -> list[Json]:
+        return [self.node_api(n) for n in self.m.store.find_nodes(filters)]
+
+    def node_inspect(self, ref: str) -> Json:
+        return self.node_api(self.m.store.resolve_node(ref))
+
+    # -- writes ------------------------------------------------------------
+
+    async def swarm_update(
+        self, version: int, spec: Json, rotate_worker: bool, rotate_manager: bool
+    ) -> None:
+        cluster = self.m.store.cluster()
+        if cluster is None:
+            raise NotFound("the swarm's cluster object is not available yet")
+        if version != cluster.version.index:
+            raise OutOfSequence()
+        updated = cluster.copy()
+        updated.spec = parse_swarm_spec(spec, cluster.spec)
+        await self.m.propose(Txn().update("clusters", updated, version))
+        if rotate_worker:
+            await self.m.ca.rotate_join_token("worker")
+        if rotate_manager:
+            await self.m.ca.rotate_join_token("manager")
+
+    async def node_update(self, ref: str, version: int, spec: Json) -> None:
+        node = self.m.store.resolve_node(ref)
+        new_spec = parse_node_spec(spec)
+        if version != node.version.index:
+            raise OutOfSequence()
+        if new_spec.role != node.spec.role:
+            await self._check_role_change(node, new_spec.role)
+        updated = node.copy()
+        updated.spec = new_spec
+        await self.m.propose(Txn().update("nodes", updated, version))
+        if new_spec.role != node.spec.role:
+            # The node's next certificate carries the new role (OU).
+            await self.m.ca.set_role(node.id, NodeRole(new_spec.role))
+
+    async def _check_role_change(self, node: Node, role: str) -> None:
+        if role == "worker":
+            managers = [n for n in self.m.store.list_nodes() if n.spec.role == "manager"]
+            if len(managers) <= 1:
+                raise FailedPrecondition("attempting to demote the last manager of the swarm")
+            if node.raft_id:
+                # Leaves Raft first (refused if it would lose quorum).
+                await self.m.members.remove(node.raft_id)
+
+    async def node_remove(self, ref: str, force: bool) -> None:
+        node = self.m.store.resolve_node(ref)
+        if node.spec.role == "manager" or node.raft_id:
+            raise FailedPrecondition(
+                f"rpc error: code = FailedPrecondition desc = node {node.id} is a cluster "
+                "manager and is a member of the raft cluster. It must be demoted to worker "
+                "before removal"
+            )
+        if node.status.state == "ready" and not force:
+            raise FailedPrecondition(
+                f"rpc error: code = FailedPrecondition desc = node {node.id} is not down and "
+                "can't be removed"
+            )
+        await self.m.propose(Txn().delete("nodes", node.id).mark_removed(node.id))
+        await self.m.ca.remove_node(node.id)
+
+    def join_tokens(self) -> Json:
+        tokens = tokens_from_meta(self.m.store.get_meta("ca.tokens"))
+        return {"Worker": str(tokens.worker), "Manager": str(tokens.manager)}
+
+
+def check_ref(ref: str) -> str:
+    if not ref or not isinstance(ref, str):
+        raise InvalidArgument("a node ID or name is required")
+    return ref

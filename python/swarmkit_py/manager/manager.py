@@ -1,0 +1,200 @@
+"""A manager: the replicated cluster store on Raft, the CA, the dispatcher and
+the control layer, behind one mutual-TLS listener (RPC and Raft share it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from swarmkit_py.errors import NoLeader
+from swarmkit_py.model import Cluster, Node
+from swarmkit_py.pki import (
+    MANAGERS_ONLY,
+    ManagerServer,
+    NodeCredentials,
+    NodeRole,
+    SwarmCA,
+    authorize_peer,
+    client_context,
+    utc_now,
+)
+from swarmkit_py.raft import RaftConfig, RaftNode
+from swarmkit_py.store import ClusterStore, StoreStateMachine, Txn
+
+from .ca_store import ReplicatedCAStore
+from .control import Control
+from .dispatcher import Dispatcher
+from .members import JOIN, RaftMembers, leader_address, manager_addresses
+from .proposer import Proposer
+from .rpc_pool import RpcPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ManagerConfig:
+    data_dir: Path
+    listen_addr: str
+    advertise_addr: str
+    raft_id: int
+    #: Create a new one-manager group (swarm init); else wait to be added.
+    bootstrap: bool = False
+    tick_interval: float = 1.0
+    election_ticks: int = 10
+    heartbeat_ticks: int = 1
+
+
+class Manager:
+    def __init__(self, config: ManagerConfig, credentials: NodeCredentials) -> None:
+        self.config = config
+        self.credentials = credentials
+        self.identity = credentials.identity
+        self.store = ClusterStore()
+        self.state_machine = StoreStateMachine(self.store)
+        peers = {config.raft_id: config.advertise_addr} if config.bootstrap else None
+        raft_config = RaftConfig(
+            node_id=config.raft_id,
+            listen_addr=config.advertise_addr,
+            data_dir=config.data_dir / "raft",
+            peers=peers,
+            tick_interval=config.tick_interval,
+            election_ticks=config.election_ticks,
+            heartbeat_ticks=config.heartbeat_ticks,
+        )
+        self.raft = RaftNode(
+            raft_config,
+            self.state_machine,
+            client_ssl=client_context(credentials.root_bundle_pem, credentials),
+            tls_server_name=str(NodeRole.MANAGER),
+            listen=False,
+        )
+        self.pool = RpcPool(lambda: self.credentials)
+        self.proposer = Proposer(
+            self.raft, self.state_machine, lambda: leader_address(self.raft), self.pool
+        )
+        self.ca_store = ReplicatedCAStore(
+            cluster_id=self._cluster_id,
+            read=lambda key: self.store.get_meta(key),
+            write=self._write_meta,
+            is_removed=self.store.is_removed,
+            list_meta=self._list_meta,
+            fallback_root_pem=credentials.root_bundle_pem,
+        )
+        self.ca = SwarmCA(self.ca_store, check_signing_key=False)
+        self.members = RaftMembers(self.raft, self.store, lambda: self._running)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.propose,
+            lambda: self.raft.is_leader,
+            lambda: leader_address(self.raft),
+            lambda: manager_addresses(self.raft),
+            self._raft_id_for,
+        )
+        self.control = Control(self)
+        methods = {}
+        methods.update(self.proposer.methods())
+        methods.update(self.dispatcher.methods())
+        methods.update(self.members.methods())
+        self.server = ManagerServer(
+            self.ca, credentials, extra_methods=methods, raw_stream=self._raft_stream
+        )
+        self._running = False
+
+    def _raft_id_for(self, address: str) -> int:
+        for member in self.raft.members.values():
+            if member.address == address:
+                return member.node_id
+        return 0
+
+    def _cluster_id(self) -> str:
+        cluster = self.store.cluster()
+        return cluster.id if cluster is not None else self.identity.cluster_id
+
+    def _list_meta(self, prefix: str) -> list[Any]:
+        return [self.store.get_meta(k) for k in self.store.meta_keys() if k.startswith(prefix)]
+
+    async def _write_meta(self, values: dict[str, Any], removed: str | None) -> None:
+        txn = Txn()
+        for key, value in values.items():
+            if value is None:
+                txn.delete_meta(key)
+            else:
+                txn.put_meta(key, value)
+        if removed:
+            txn.mark_removed(removed)
+        await self.propose(txn)
+
+    async def _raft_stream(
+        self,
+        initial: bytes,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        certificate: x509.Certificate | None,
+    ) -> None:
+        try:
+            # Our own certificate names the cluster: this works before the
+            # replicated state has arrived (a manager that is joining).
+            authorize_peer(
+                certificate,
+                MANAGERS_ONLY,
+                cluster_id=self.identity.cluster_id,
+                is_removed=self.store.is_removed,
+                now=utc_now(),
+            )
+        except Exception as e:
+            log.warning("refused a raft connection: %s", e)
+            writer.transport.abort()
+            return
+        await self.raft.serve_raft_stream(initial, reader, writer)
+
+    async def start(self) -> None:
+        host, _, port = self.config.listen_addr.rpartition(":")
+        await self.raft.start()
+        await self.server.start(host.strip("[]"), int(port))
+        self._running = True
+        self.dispatcher.start()
+        self.members.start()
+
+    async def stop(self) -> None:
+        self._running = False
+        await self.dispatcher.stop()
+        await self.members.stop()
+        await self.server.close()
+        await self.pool.close()
+        await self.raft.stop()
+
+    async def propose(self, txn: Txn) -> int:
+        return await self.proposer.propose(txn)
+
+    async def initialize(self, cluster: Cluster, ca_meta: dict[str, Any], node: Node) -> None:
+        """`swarm init`: the first entries of a new swarm."""
+        await self.raft.wait_for_leader(timeout=30)
+        txn = Txn().create("clusters", cluster).create("nodes", node)
+        for key, value in ca_meta.items():
+            if value is not None:
+                txn.put_meta(key, value)
+        await self.propose(txn)
+
+    def leader_address(self) -> str | None:
+        return leader_address(self.raft)
+
+    def manager_addresses(self) -> list[str]:
+        return manager_addresses(self.raft)
+
+
+async def join_raft(pool: RpcPool, remote: str, advertise_addr: str) -> int:
+    """Asks the leader (found through the manager at `remote`) to add a manager
+    at `advertise_addr` to Raft as a learner; returns its new Raft ID."""
+    address = remote
+    for _ in range(20):
+        answer = await pool.call(address, JOIN, {"addr": advertise_addr})
+        if "raft_id" in answer:
+            return int(answer["raft_id"])
+        address = str(answer.get("redirect") or remote)
+        await asyncio.sleep(0.25)
+    raise NoLeader("could not reach the leader to join raft")
