@@ -28,7 +28,7 @@ from swarmkit_py.errors import (
 from swarmkit_py.manager import Manager, ManagerConfig
 from swarmkit_py.manager.ca_store import NODE_PREFIX, initial_ca_meta, record_to_meta
 from swarmkit_py.manager.manager import join_raft
-from swarmkit_py.manager.members import LEAVE, new_raft_id
+from swarmkit_py.manager.members import new_raft_id
 from swarmkit_py.manager.rpc_pool import RpcPool
 from swarmkit_py.model import Cluster, Node, NodeDescription, NodeSpec, NodeStatus, parse_swarm_spec
 from swarmkit_py.pki import (
@@ -41,6 +41,7 @@ from swarmkit_py.pki import (
     RootCAState,
     SwarmCA,
     generate_id,
+    renew,
 )
 from swarmkit_py.pki import JoinTokens as PkiJoinTokens
 from swarmkit_py.pki import join as pki_join
@@ -100,6 +101,7 @@ class Daemon:
         self.agent: Agent | None = None
         self.credentials: NodeCredentials | None = None
         self._lock = asyncio.Lock()
+        self._role_task: asyncio.Task[None] | None = None
         self.error = ""
 
     # -- lifecycle -----------------------------------------------------------
@@ -165,6 +167,50 @@ class Daemon:
         if isinstance(managers, list) and managers and managers != self.state.managers:
             self.state.managers = [m for m in managers if isinstance(m, str)]
             save_state(self.data_dir, self.state)
+        role = answer.get("role")
+        if role in ("manager", "worker") and role != self.state.role and self._role_task is None:
+            self._role_task = asyncio.get_running_loop().create_task(self._change_role(role))
+
+    async def _change_role(self, role: str) -> None:
+        """Promotion or demotion decided by the cluster: new certificate (new
+        OU), then start or stop this node's manager."""
+        try:
+            async with self._lock:
+                await self._apply_role(role)
+        except Exception as e:  # retried on a later heartbeat
+            log.warning("changing this node's role to %s failed: %s", role, e)
+        finally:
+            self._role_task = None
+
+    async def _apply_role(self, role: str) -> None:
+        assert self.credentials is not None and self.agent is not None
+        address = self.agent.connected_to or (self.state.managers or [""])[0]
+        host, _, port = address.rpartition(":")
+        credentials = await renew((host, int(port)), self.credentials)
+        wanted = NodeRole.MANAGER if role == "manager" else NodeRole.WORKER
+        if credentials.identity.role != wanted:
+            raise SwarmError(f"the CA still issues {credentials.identity.role} certificates")
+        self.credentials = credentials
+        self.keystore.save(credentials)
+        await self.agent.stop()
+        if role == "manager":
+            pool = RpcPool(self._credentials)
+            try:
+                self.state.raft_id = await join_raft(pool, address, self.state.advertise_addr)
+            finally:
+                await pool.close()
+            self.state.role = "manager"
+            save_state(self.data_dir, self.state)
+            await self._start_manager(bootstrap=False)
+        else:
+            if self.manager is not None:
+                await self.manager.stop()
+                self.manager = None
+            shutil.rmtree(self.data_dir / "raft", ignore_errors=True)
+            self.state.role, self.state.raft_id = "worker", 0
+            save_state(self.data_dir, self.state)
+        self._start_agent()
+        log.info("this node is now a %s", role)
 
     def _on_removed(self, reason: str) -> None:
         self.error = reason
@@ -372,10 +418,7 @@ class Daemon:
         if leader is None:
             return
         try:
-            if leader == self.state.advertise_addr:
-                await m.members.remove(self.state.raft_id, force=True)
-            else:
-                await m.pool.call(leader, LEAVE, {"raft_id": self.state.raft_id, "force": True})
+            await m.remove_raft_member(self.state.raft_id, force=True)
         except (SwarmError, PKIError, OSError) as e:
             log.warning("leaving raft: %s", e)
 

@@ -75,6 +75,8 @@ class Control:
             await self._check_role_change(node, new_spec.role)
         updated = node.copy()
         updated.spec = new_spec
+        if new_spec.role == "worker":
+            updated.raft_id = 0
         await self.m.propose(Txn().update("nodes", updated, version))
         if new_spec.role != node.spec.role:
             # The node's next certificate carries the new role (OU).
@@ -87,7 +89,7 @@ class Control:
                 raise FailedPrecondition("attempting to demote the last manager of the swarm")
             if node.raft_id:
                 # Leaves Raft first (refused if it would lose quorum).
-                await self.m.members.remove(node.raft_id)
+                await self.m.remove_raft_member(node.raft_id)
 
     async def node_remove(self, ref: str, force: bool) -> None:
         node = self.m.store.resolve_node(ref)

@@ -29,8 +29,8 @@ from swarmkit_py.store import ClusterStore, StoreStateMachine, Txn
 from .ca_store import ReplicatedCAStore
 from .control import Control
 from .dispatcher import Dispatcher
-from .members import JOIN, RaftMembers, leader_address, manager_addresses
-from .proposer import Proposer
+from .members import JOIN, LEAVE, RaftMembers, leader_address, manager_addresses
+from .proposer import Proposer, error_from_wire
 from .rpc_pool import RpcPool
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,29 @@ class Manager:
             if value is not None:
                 txn.put_meta(key, value)
         await self.propose(txn)
+
+    async def remove_raft_member(self, raft_id: int, force: bool = False) -> None:
+        """Removes a manager from Raft through the leader (quorum rules apply).
+        A leader that removes itself hands leadership over first."""
+        for _ in range(3):
+            if self.raft.is_leader:
+                try:
+                    await self.members.remove(raft_id, force)
+                    return
+                except NoLeader:
+                    await self.raft.wait_for_leader(timeout=10)
+                    continue
+            leader = self.leader_address()
+            if leader is None:
+                raise NoLeader()
+            answer = await self.pool.call(leader, LEAVE, {"raft_id": raft_id, "force": force})
+            error = error_from_wire(answer)
+            if error is None:
+                return
+            if not isinstance(error, NoLeader):
+                raise error
+            await asyncio.sleep(0.5)
+        raise NoLeader()
 
     def leader_address(self) -> str | None:
         return leader_address(self.raft)

@@ -9,11 +9,13 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from swarmkit_py.errors import FailedPrecondition, NoLeader
+from swarmkit_py.errors import FailedPrecondition, NoLeader, SwarmError
 from swarmkit_py.pki import MANAGERS_ONLY, CallContext, Method
 from swarmkit_py.pki.rpc import Params
 from swarmkit_py.raft import RaftError, RaftNode
 from swarmkit_py.store import ClusterStore
+
+from .proposer import error_to_wire
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,10 @@ class RaftMembers:
 
     async def _leave(self, context: CallContext, params: Params) -> Params:
         raft_id = int(params.get("raft_id") or 0)
-        await self.remove(raft_id, force=bool(params.get("force")))
+        try:
+            await self.remove(raft_id, force=bool(params.get("force")))
+        except SwarmError as e:
+            return error_to_wire(e)
         return {}
 
     async def remove(self, raft_id: int, force: bool = False) -> None:

@@ -1,0 +1,245 @@
+"""An asyncio client of a node's Engine-API-compatible endpoint (what
+`swarmctl` uses). Answers are the Engine API's JSON as dicts; error answers
+raise the `SwarmError` subclass their status and message stand for.
+
+    async with APIClient.from_host("unix:///var/lib/swarmd/api.sock") as api:
+        nodes = await api.nodes_list({"role": ["manager"]})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+from ..errors import SwarmError, error_for_status
+from .server import API_VERSION
+
+Json = dict[str, Any]
+
+DEFAULT_TCP_PORT = 2375
+DEFAULT_TLS_PORT = 2376
+
+
+class ClientError(SwarmError):
+    """Raised by the client itself rather than answered by the daemon (an
+    unusable host address, no endpoint configured)."""
+
+    http_status = 400
+
+
+class DaemonUnreachable(ClientError):
+    """The API endpoint could not be reached at all (no answer to report)."""
+
+    http_status = 503
+
+
+def _bool(value: bool) -> str:
+    return "1" if value else "0"
+
+
+class APIClient:
+    """One connection pool to one node's API. Use `from_host` and `async with`."""
+
+    def __init__(
+        self,
+        host: str,
+        connector: aiohttp.BaseConnector,
+        base_url: str,
+        timeout: float | None = None,
+    ) -> None:
+        self.host = host
+        self._base_url = base_url
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=10),
+            headers={"User-Agent": "swarmkit-py-client"},
+        )
+
+    @classmethod
+    def from_host(
+        cls,
+        host: str | None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float | None = None,
+    ) -> APIClient:
+        """`unix:///path` or `tcp://host:port` (TLS when `ssl_context` is given);
+        None means `SWARMKIT_HOST`, then `DOCKER_HOST`."""
+        host = host or os.environ.get("SWARMKIT_HOST") or os.environ.get("DOCKER_HOST")
+        if not host:
+            raise ClientError(
+                "no API endpoint given: pass -H unix:///path/to/api.sock (or tcp://host:port), "
+                "or set SWARMKIT_HOST"
+            )
+        parts = urlsplit(host)
+        connector: aiohttp.BaseConnector
+        if parts.scheme == "unix":
+            path = parts.path or parts.netloc
+            if not path:
+                raise ClientError(f"invalid host {host!r}: expected unix:///path/to/api.sock")
+            connector = aiohttp.UnixConnector(path=path)
+            base_url = "http://localhost"
+        elif parts.scheme in ("tcp", "http", "https"):
+            try:
+                port = parts.port
+            except ValueError as err:
+                raise ClientError(f"invalid host {host!r}: {err}") from err
+            if not parts.hostname:
+                raise ClientError(f"invalid host {host!r}: expected tcp://host:port")
+            tls = ssl_context is not None or parts.scheme == "https"
+            port = port or (DEFAULT_TLS_PORT if tls else DEFAULT_TCP_PORT)
+            name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            connector = aiohttp.TCPConnector(ssl=ssl_context if ssl_context else tls)
+            base_url = f"{'https' if tls else 'http'}://{name}:{port}"
+        else:
+            raise ClientError(
+                f"invalid host {host!r}: expected unix:///path/to/api.sock or tcp://host:port"
+            )
+        return cls(host, connector, base_url, timeout)
+
+    async def __aenter__(self) -> APIClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    # -- transport ---------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        versioned: bool = True,
+    ) -> tuple[Any, dict[str, str]]:
+        url = self._base_url + (f"/v{API_VERSION}" if versioned else "") + path
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        try:
+            async with self._session.request(
+                method, url, params=params, data=data, headers=headers
+            ) as response:
+                text = await response.text()
+                answer_headers = dict(response.headers)
+                status = response.status
+        except (aiohttp.ClientConnectionError, OSError) as err:
+            raise DaemonUnreachable(
+                f"Cannot connect to the swarmkit daemon at {self.host}. Is swarmd running? "
+                f"({err or type(err).__name__})"
+            ) from err
+        except TimeoutError as err:
+            raise DaemonUnreachable(
+                f"the swarmkit daemon at {self.host} did not answer in time"
+            ) from err
+        decoded: Any = text
+        if response.content_type == "application/json" and text:
+            try:
+                decoded = json.loads(text)
+            except ValueError:
+                decoded = text
+        if status >= 400:
+            message = decoded.get("message") if isinstance(decoded, dict) else None
+            raise error_for_status(status, str(message or text.strip() or f"HTTP {status}"))
+        return decoded, answer_headers
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer, _ = await self._call(method, path, **kwargs)
+        return answer
+
+    # -- system --------------------------------------------------------------
+
+    async def ping(self) -> Json:
+        """`GET /_ping`: {"ApiVersion", "Swarm", "OSType", "Experimental"}."""
+        _, headers = await self._call("GET", "/_ping", versioned=False)
+        return {
+            "ApiVersion": headers.get("Api-Version", ""),
+            "Swarm": headers.get("Swarm", ""),
+            "OSType": headers.get("OSType", ""),
+            "Experimental": headers.get("Docker-Experimental", "false") == "true",
+        }
+
+    async def version(self) -> Json:
+        answer: Json = await self._json("GET", "/version")
+        return answer
+
+    async def info(self) -> Json:
+        answer: Json = await self._json("GET", "/info")
+        return answer
+
+    # -- swarm -----------------------------------------------------------------
+
+    async def swarm_inspect(self) -> Json:
+        answer: Json = await self._json("GET", "/swarm")
+        return answer
+
+    async def swarm_init(self, **fields: Any) -> str:
+        """`POST /swarm/init` with SwarmInitRequest fields (ListenAddr=...,
+        Spec={...}); returns the new node ID."""
+        return str(await self._json("POST", "/swarm/init", body=fields))
+
+    async def swarm_join(self, **fields: Any) -> None:
+        """`POST /swarm/join` with SwarmJoinRequest fields (RemoteAddrs=[...],
+        JoinToken=...)."""
+        await self._call("POST", "/swarm/join", body=fields)
+
+    async def swarm_leave(self, force: bool = False) -> None:
+        await self._call("POST", "/swarm/leave", params={"force": _bool(force)})
+
+    async def swarm_update(
+        self,
+        version: int,
+        spec: Json,
+        rotate_worker_token: bool = False,
+        rotate_manager_token: bool = False,
+        rotate_manager_unlock_key: bool = False,
+    ) -> None:
+        params = {
+            "version": str(version),
+            "rotateWorkerToken": _bool(rotate_worker_token),
+            "rotateManagerToken": _bool(rotate_manager_token),
+            "rotateManagerUnlockKey": _bool(rotate_manager_unlock_key),
+        }
+        await self._call("POST", "/swarm/update", params=params, body=spec)
+
+    # -- nodes -------------------------------------------------------------------
+
+    async def nodes_list(self, filters: dict[str, list[str]] | None = None) -> list[Json]:
+        params = {"filters": json.dumps(filters)} if filters else None
+        answer: list[Json] = await self._json("GET", "/nodes", params=params)
+        return answer
+
+    async def node_inspect(self, node_ref: str) -> Json:
+        answer: Json = await self._json("GET", f"/nodes/{quote(node_ref, safe='')}")
+        return answer
+
+    async def node_update(self, node_ref: str, version: int, spec: Json) -> None:
+        await self._call(
+            "POST",
+            f"/nodes/{quote(node_ref, safe='')}/update",
+            params={"version": str(version)},
+            body=spec,
+        )
+
+    async def node_remove(self, node_ref: str, force: bool = False) -> None:
+        await self._call(
+            "DELETE", f"/nodes/{quote(node_ref, safe='')}", params={"force": _bool(force)}
+        )
+
+    async def tasks_list(self, filters: dict[str, list[str]] | None = None) -> list[Json]:
+        params = {"filters": json.dumps(filters)} if filters else None
+        answer: list[Json] = await self._json("GET", "/tasks", params=params)
+        return answer
