@@ -5,6 +5,7 @@ remembers its membership across restarts."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import platform
@@ -85,9 +86,14 @@ def _addresses(request: Json) -> tuple[str, str]:
     elif ":" not in advertise:
         advertise = f"{advertise}:{port}"
     try:
-        parse_addr(advertise)
-    except ValueError as e:
-        raise InvalidArgument(f"invalid AdvertiseAddr {advertise!r}: {e}") from None
+        adv_host, _ = parse_addr(advertise)
+        if ipaddress.ip_address(adv_host).is_unspecified:
+            raise ValueError("it is unspecified")
+    except ValueError:
+        raise InvalidArgument(
+            f"advertise address must be a non-zero IP address with an optional port number, "
+            f"not {advertise!r}"
+        ) from None
     return listen, advertise
 
 

@@ -1,0 +1,1 @@
+"""Helpers to run real swarmkit-py processes on loopback (demo, tests, benchmarks)."""
