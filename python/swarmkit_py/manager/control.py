@@ -80,7 +80,8 @@ class Control:
         await self.m.propose(Txn().update("nodes", updated, version))
         if new_spec.role != node.spec.role:
             # The node's next certificate carries the new role (OU).
-            await self.m.ca.set_role(node.id, NodeRole(new_spec.role))
+            role = NodeRole.MANAGER if new_spec.role == "manager" else NodeRole.WORKER
+            await self.m.ca.set_role(node.id, role)
 
     async def _check_role_change(self, node: Node, role: str) -> None:
         if role == "worker":
