@@ -102,6 +102,15 @@ class NoLeader(SwarmError):
         )
 
 
+class LeadershipMoved(SwarmError):
+    """The leader handed leadership over to carry out a request; retry it on the new one."""
+
+    http_status = 503
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "leadership moved to another manager; retry the request")
+
+
 _BY_STATUS: dict[int, type[SwarmError]] = {
     400: InvalidArgument,
     404: NotFound,
@@ -120,6 +129,8 @@ def error_for_status(status: int, message: str) -> SwarmError:
             return NotManager(message)
         if "not a swarm manager" in message:
             return NotInSwarm(message)
+        if "leadership moved" in message:
+            return LeadershipMoved(message)
     if status == 500 and "update out of sequence" in message:
         return OutOfSequence(message)
     cls = _BY_STATUS.get(status, SwarmError)

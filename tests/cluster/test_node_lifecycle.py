@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from swarmkit_py.api.client import APIClient
 from swarmkit_py.testing.local_swarm import LocalSwarm
 
 from .conftest import by_host
@@ -53,6 +54,24 @@ async def test_promote_and_demote_a_worker(swarm: LocalSwarm) -> None:
     assert "Worker nodes can't be used" in r.stderr or "not a swarm manager" in r.stderr
 
 
+async def test_demoting_the_leader_hands_leadership_over_first(swarm: LocalSwarm) -> None:
+    rows = by_host(await swarm.node_ls(2))
+    leader = next(h for h, r in rows.items() if r["ManagerStatus"] == "Leader")
+    other = 2 if leader != "node2" else 3
+    await swarm.swarmctl(other, "node", "demote", leader)
+    rows = await swarm.wait_for(
+        lambda rows: (
+            by_host(rows)[leader]["ManagerStatus"] == ""
+            and any(r["ManagerStatus"] == "Leader" for r in rows)
+        ),
+        via=other,
+        timeout=30,
+        what="the demoted leader to become a worker under a new leader",
+    )
+    assert len(rows) == 5
+    await swarm.swarmctl(other, "node", "update", "--label-add", "still=writable", "node5")
+
+
 async def test_manager_removal_and_leave_need_demotion_or_force(swarm: LocalSwarm) -> None:
     r = await swarm.swarmctl(1, "node", "rm", "--force", "node2", check=False)
     assert r.returncode == 1 and "must be demoted to worker before removal" in r.stderr
@@ -78,5 +97,11 @@ async def test_the_last_manager_cannot_be_demoted(tmp_path: Path) -> None:
         r = await s.swarmctl(1, "node", "demote", "node1", check=False)
         assert r.returncode == 1 and "demote the last manager" in r.stderr
         assert by_host(await s.node_ls(1))["node1"]["ManagerStatus"] == "Leader"
+        # Two managers tolerate no failure: the user is warned.
+        r = await s.swarmctl(1, "node", "promote", "node2")
+        assert "two-manager configuration" in r.stderr
+        async with APIClient.from_host(s.nodes[1].host) as api:
+            info = await api.info()
+        assert any("two-manager configuration" in w for w in info["Warnings"])
     finally:
         await s.stop()

@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import os
 import ssl
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ..errors import SwarmError, error_for_status
+from ..pki.tls import TLS12_CIPHERS
 from .server import API_VERSION
 
 Json = dict[str, Any]
@@ -39,8 +43,110 @@ class DaemonUnreachable(ClientError):
     http_status = 503
 
 
+class TLSFileError(ClientError):
+    """A certificate or key file given for the API's TLS cannot be used."""
+
+
 def _bool(value: bool) -> str:
     return "1" if value else "0"
+
+
+def resolve_host(host: str | None) -> str:
+    """`host`, else `SWARMKIT_HOST`, else `DOCKER_HOST`; a `ClientError` if none is set."""
+    host = host or os.environ.get("SWARMKIT_HOST") or os.environ.get("DOCKER_HOST")
+    if not host:
+        raise ClientError(
+            "no API endpoint given: pass -H unix:///path/to/api.sock (or tcp://host:port), "
+            "or set SWARMKIT_HOST"
+        )
+    return host
+
+
+def is_tcp_host(host: str) -> bool:
+    """True for the addresses that travel over TCP (and so may use TLS)."""
+    return urlsplit(host).scheme in ("tcp", "http", "https")
+
+
+def _check_pem(what: str, path: Path) -> None:
+    """Raise a `TLSFileError` naming `path` unless it holds a PEM `what`."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TLSFileError(f"cannot read the TLS {what} file {path}: {err.strerror}") from err
+    try:
+        if what == "key":
+            serialization.load_pem_private_key(data, password=None)
+        else:
+            x509.load_pem_x509_certificates(data)
+    except TypeError as err:  # a key protected by a password
+        raise TLSFileError(f"the TLS key file {path} is encrypted: {err}") from err
+    except ValueError as err:
+        expected = "PRIVATE KEY" if what == "key" else "CERTIFICATE"
+        raise TLSFileError(
+            f"the TLS {what} file {path} is not a PEM {what} "
+            f"(expected a -----BEGIN {expected}----- block)"
+        ) from err
+
+
+def load_tls_files(
+    context: ssl.SSLContext,
+    ca_file: Path | None,
+    cert_file: Path | None,
+    key_file: Path | None,
+) -> None:
+    """Load the CA to verify the peer with and our certificate and key into
+    `context`, checking each file first so an error names the one at fault.
+    The certificate and key go together: give both or neither."""
+    if (cert_file is None) != (key_file is None):
+        given, missing = ("certificate", "key") if key_file is None else ("key", "certificate")
+        raise TLSFileError(f"a TLS {given} file needs its {missing} file too")
+    if ca_file is not None:
+        _check_pem("CA certificate", ca_file)
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except ssl.SSLError as err:
+            raise TLSFileError(f"cannot use the TLS CA file {ca_file}: {err}") from err
+    if cert_file is not None and key_file is not None:
+        _check_pem("certificate", cert_file)
+        _check_pem("key", key_file)
+        try:
+            context.load_cert_chain(str(cert_file), str(key_file))
+        except ssl.SSLError as err:
+            raise TLSFileError(
+                f"the TLS key file {key_file} does not go with the certificate {cert_file}: "
+                f"{err.reason or err}"
+            ) from err
+
+
+def harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    """TLS 1.2 or newer, forward-secret AEAD ciphers only (as node-to-node TLS)."""
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    return context
+
+
+def tls_client_context(
+    ca_file: Path | None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    verify: bool = True,
+) -> ssl.SSLContext:
+    """The context for a `tcp://` endpoint, as docker's `--tls`/`--tlsverify`.
+
+    With `verify` the server must present a certificate for the address
+    dialled, signed by `ca_file` (the system's CAs when None); without it
+    anything is accepted. `cert_file`/`key_file` are presented to the server
+    (a swarmd with `--api-tls-*` refuses clients without them)."""
+    context = harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    if verify:
+        if ca_file is None:
+            context.load_default_certs()
+    else:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    load_tls_files(context, ca_file if verify else None, cert_file, key_file)
+    return context
 
 
 class APIClient:
@@ -70,12 +176,7 @@ class APIClient:
     ) -> APIClient:
         """`unix:///path` or `tcp://host:port` (TLS when `ssl_context` is given);
         None means `SWARMKIT_HOST`, then `DOCKER_HOST`."""
-        host = host or os.environ.get("SWARMKIT_HOST") or os.environ.get("DOCKER_HOST")
-        if not host:
-            raise ClientError(
-                "no API endpoint given: pass -H unix:///path/to/api.sock (or tcp://host:port), "
-                "or set SWARMKIT_HOST"
-            )
+        host = resolve_host(host)
         parts = urlsplit(host)
         connector: aiohttp.BaseConnector
         if parts.scheme == "unix":

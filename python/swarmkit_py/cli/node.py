@@ -403,6 +403,24 @@ async def _set_role(api: APIClient, refs: tuple[str, ...], role: str) -> None:
             click.echo(f"Manager {ref} demoted in the swarm.")
 
     await update_nodes(api, refs, change, success)
+    await _warn_two_managers(api)
+
+
+TWO_MANAGERS_WARNING = (
+    "WARNING: Running Swarm in a two-manager configuration. This configuration provides no "
+    "fault tolerance, and poses a high risk to lose control over the cluster. Use three, "
+    "five or seven managers so the swarm survives the loss of one, two or three of them."
+)
+
+
+async def _warn_two_managers(api: APIClient) -> None:
+    """Two managers tolerate no failure at all: say so, as `docker info` does."""
+    try:
+        managers = await api.nodes_list({"role": ["manager"]})
+    except SwarmError:
+        return
+    if len(managers) == 2:
+        click.echo(TWO_MANAGERS_WARNING, err=True)
 
 
 @node.command("update")

@@ -53,6 +53,12 @@ from .state import LocalState, load_state, save_state
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 API_VERSION = "1.47"
+TWO_MANAGERS_WARNING = (
+    "WARNING: Running Swarm in a two-manager configuration. This configuration provides no "
+    "fault tolerance, and poses a high risk to lose control over the cluster. Refer to "
+    "https://docs.docker.com/engine/swarm/admin_guide/ to configure the Swarm for "
+    "fault-tolerance."
+)
 
 
 @dataclass
@@ -270,8 +276,12 @@ class Daemon:
                 swarm["Cluster"] = cluster.to_api()
         elif self.state.in_swarm:
             swarm["RemoteManagers"] = [{"NodeID": "", "Addr": a} for a in self.state.managers]
+        warnings = []
+        if swarm.get("Managers") == 2:
+            warnings.append(TWO_MANAGERS_WARNING)
         return {
             "ID": self.state.node_id,
+            "Warnings": warnings,
             "Name": desc["Hostname"],
             "ServerVersion": __version__,
             "OperatingSystem": platform.system(),
@@ -286,17 +296,23 @@ class Daemon:
 
     # -- SwarmBackend: swarm ---------------------------------------------------
 
-    def _cluster_manager(self) -> Manager:
+    async def _cluster_manager(self) -> Manager:
+        """This node's manager, once a leader is known. An election in progress
+        is waited out (up to two election timeouts); a lost quorum is not."""
         if not self.state.in_swarm:
             raise NotInSwarm()
         if self.manager is None:
             raise NotManager()
-        if self.manager.raft.leader_id == 0:
-            raise NoLeader()
+        raft = self.manager.raft
+        if raft.leader_id == 0:
+            try:
+                await raft.wait_for_leader(timeout=min(3.0, 2 * raft.config.election_timeout))
+            except TimeoutError:
+                raise NoLeader() from None
         return self.manager
 
     async def swarm_inspect(self) -> Json:
-        return self._cluster_manager().control.swarm_inspect()
+        return (await self._cluster_manager()).control.swarm_inspect()
 
     async def swarm_init(self, request: Json) -> str:
         async with self._lock:
@@ -446,27 +462,27 @@ class Daemon:
         rotate_manager_token: bool,
         rotate_manager_unlock_key: bool,
     ) -> None:
-        await self._cluster_manager().control.swarm_update(
+        await (await self._cluster_manager()).control.swarm_update(
             version, spec, rotate_worker_token, rotate_manager_token
         )
 
     async def swarm_ca_rotate(self) -> None:
-        await self._cluster_manager().ca.start_root_rotation()
+        await (await self._cluster_manager()).ca.start_root_rotation()
 
     # -- SwarmBackend: nodes ---------------------------------------------------
 
     async def nodes_list(self, filters: dict[str, list[str]]) -> list[Json]:
-        return self._cluster_manager().control.nodes_list(filters)
+        return (await self._cluster_manager()).control.nodes_list(filters)
 
     async def node_inspect(self, node_ref: str) -> Json:
-        return self._cluster_manager().control.node_inspect(node_ref)
+        return (await self._cluster_manager()).control.node_inspect(node_ref)
 
     async def node_update(self, node_ref: str, version: int, spec: Json) -> None:
-        await self._cluster_manager().control.node_update(node_ref, version, spec)
+        await (await self._cluster_manager()).control.node_update(node_ref, version, spec)
 
     async def node_remove(self, node_ref: str, force: bool) -> None:
-        await self._cluster_manager().control.node_remove(node_ref, force)
+        await (await self._cluster_manager()).control.node_remove(node_ref, force)
 
     async def node_tasks(self, node_ref: str) -> list[Json]:
-        self._cluster_manager().store.resolve_node(node_ref)
+        (await self._cluster_manager()).store.resolve_node(node_ref)
         return []

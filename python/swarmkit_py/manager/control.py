@@ -67,17 +67,27 @@ class Control:
             await self.m.ca.rotate_join_token("manager")
 
     async def node_update(self, ref: str, version: int, spec: Json) -> None:
-        node = self.m.store.resolve_node(ref)
+        """Docker's full-spec update. It is refused ("update out of sequence")
+        only if the spec changed since the caller read `version`; status and
+        load written meanwhile by the dispatcher do not count."""
         new_spec = parse_node_spec(spec)
-        if version != node.version.index:
+        for attempt in range(5):
+            node = self.m.store.resolve_node(ref)
+            if version < node.spec_index or version > node.version.index:
+                raise OutOfSequence()
+            if new_spec.role != node.spec.role and attempt == 0:
+                await self._check_role_change(node, new_spec.role)
+            updated = node.copy()
+            updated.spec = new_spec
+            if new_spec.role == "worker":
+                updated.raft_id = 0
+            try:
+                await self.m.propose(Txn().update("nodes", updated, node.version.index))
+            except OutOfSequence:
+                continue  # a status write landed in between: read again
+            break
+        else:
             raise OutOfSequence()
-        if new_spec.role != node.spec.role:
-            await self._check_role_change(node, new_spec.role)
-        updated = node.copy()
-        updated.spec = new_spec
-        if new_spec.role == "worker":
-            updated.raft_id = 0
-        await self.m.propose(Txn().update("nodes", updated, version))
         if new_spec.role != node.spec.role:
             # The node's next certificate carries the new role (OU).
             role = NodeRole.MANAGER if new_spec.role == "manager" else NodeRole.WORKER

@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography import x509
 
-from swarmkit_py.errors import NoLeader
+from swarmkit_py.errors import LeadershipMoved, NoLeader
 from swarmkit_py.model import Cluster, Node
 from swarmkit_py.pki import (
     MANAGERS_ONLY,
@@ -188,8 +188,8 @@ class Manager:
                 try:
                     await self.members.remove(raft_id, force)
                     return
-                except NoLeader:
-                    await self.raft.wait_for_leader(timeout=10)
+                except (NoLeader, LeadershipMoved):
+                    await self._wait_new_leader(previous=self.config.advertise_addr)
                     continue
             leader = self.leader_address()
             if leader is None:
@@ -198,10 +198,19 @@ class Manager:
             error = error_from_wire(answer)
             if error is None:
                 return
-            if not isinstance(error, NoLeader):
+            if not isinstance(error, NoLeader | LeadershipMoved):
                 raise error
-            await asyncio.sleep(0.5)
+            await self._wait_new_leader(previous=leader)
         raise NoLeader()
+
+    async def _wait_new_leader(self, previous: str | None = None, timeout: float = 10.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            current = self.leader_address()
+            if current is not None and current != previous:
+                return
+            await asyncio.sleep(0.1)
 
     def leader_address(self) -> str | None:
         return leader_address(self.raft)

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from swarmkit_py.errors import FailedPrecondition, NoLeader, SwarmError
+from swarmkit_py.errors import FailedPrecondition, LeadershipMoved, NoLeader, SwarmError
 from swarmkit_py.pki import MANAGERS_ONLY, CallContext, Method
 from swarmkit_py.pki.rpc import Params
 from swarmkit_py.raft import RaftError, RaftNode
@@ -65,9 +65,23 @@ class RaftMembers:
         """(voters, reachable voters, IDs of reachable voters) as the leader sees them."""
         st = self._raft.status()
         voters = {m.node_id for m in st.members if not m.learner}
+        # recent_active is refreshed every election timeout by check-quorum.
         active = {p.node_id for p in st.progress if p.recent_active} | {st.node_id}
         reachable = voters & active
         return len(voters), len(reachable), reachable
+
+    async def _quorum_after_removal(self, raft_id: int) -> bool:
+        """A new leader learns who is reachable within a heartbeat or two: give
+        it up to an election timeout before saying no."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.5 * self._raft.config.election_timeout
+        while True:
+            voters, reachable, reachable_ids = self.voters_and_reachable()
+            if quorum_after(voters, reachable, raft_id in reachable_ids):
+                return True
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
 
     async def _join(self, context: CallContext, params: Params) -> Params:
         """A manager that joined (or was promoted) asks to enter Raft."""
@@ -107,10 +121,10 @@ class RaftMembers:
         if member is None:
             return
         if not member.learner:
-            voters, reachable, reachable_ids = self.voters_and_reachable()
+            voters, _, _ = self.voters_and_reachable()
             if voters == 1:
                 raise FailedPrecondition("attempting to demote the last manager of the swarm")
-            if not force and not quorum_after(voters, reachable, raft_id in reachable_ids):
+            if not force and not await self._quorum_after_removal(raft_id):
                 raise FailedPrecondition(
                     "can't remove member from the raft: this would result in a loss of quorum"
                 )
@@ -122,7 +136,7 @@ class RaftMembers:
             if not target:
                 raise FailedPrecondition("no other manager is reachable to take over leadership")
             await self._raft.transfer_leadership(target, timeout=10)
-            raise NoLeader("leadership moved; retry the removal on the new leader")
+            raise LeadershipMoved()
         await self._raft.remove_member(raft_id)
 
     async def _promote_loop(self) -> None:

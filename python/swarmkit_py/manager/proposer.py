@@ -4,6 +4,7 @@ so the caller reads its own write."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -56,8 +57,17 @@ class Proposer:
         return await self._forward(data)
 
     async def _propose_here(self, data: bytes) -> int:
+        # A leader cut off from its quorum cannot commit, and may never learn
+        # of a successor: give up after a while rather than hang.
+        timeout = max(5.0, 10 * self._raft.config.election_timeout)
         try:
-            index = await self._raft.propose(data)
+            index = await asyncio.wait_for(self._raft.propose(data), timeout)
+        except TimeoutError:
+            raise NoLeader(
+                "The swarm does not have a leader that could commit this change in "
+                f"{timeout:.0f}s. It's possible that too few managers are online. Make sure "
+                "more than half of the managers are online."
+            ) from None
         except ProposalDroppedError as e:
             raise SwarmError(f"the write was lost to a leader change; retry it ({e})") from None
         error = self._sm.result(index)

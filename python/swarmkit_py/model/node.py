@@ -247,6 +247,10 @@ class Node:
     membership: Membership = "accepted"
     #: Our extension, shown as ``Load``.
     load: NodeLoad = field(default_factory=NodeLoad)
+    #: Our extension: the index of the last write that changed ``spec`` (set by
+    #: the store). A user's update conflicts only with a newer spec change, not
+    #: with the status and load the dispatcher writes. Not in ``to_api``.
+    spec_index: int = 0
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -274,6 +278,7 @@ class Node:
         out = self.to_api()
         out["RaftID"] = self.raft_id
         out["Membership"] = self.membership
+        out["SpecIndex"] = self.spec_index
         return out
 
     @classmethod
@@ -300,6 +305,7 @@ class Node:
             raft_id=f.integer(d, "RaftID", where, minimum=0),
             membership=f.choice(d, "Membership", where, MEMBERSHIPS, "accepted"),
             load=NodeLoad.from_api(f.obj(d, "Load", where), f"{where}.Load"),
+            spec_index=f.integer(d, "SpecIndex", where, minimum=0),
         )
 
     def copy(self) -> Node:

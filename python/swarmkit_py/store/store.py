@@ -202,6 +202,9 @@ class ClusterStore:
                 created_at = _created_at(current) or time
             if table == "services":
                 self._stage_service_name(obj_id, current, obj, stage)
+            if isinstance(obj, Node):
+                spec_changed = not isinstance(current, Node) or current.spec != obj.spec
+                obj.spec_index = index if spec_changed else current.spec_index  # type: ignore[union-attr]
             _stamp(obj, index, created_at, time)
             stage.objects[(table, obj_id)] = obj
             kind: ChangeKind = "created" if current is None else "updated"

@@ -61,7 +61,7 @@ class LocalSwarm:
     managers: int = 3
     workers: int = 2
     raft_tick: float = 0.05
-    election_ticks: int = 10
+    election_ticks: int = 20
     dispatcher_heartbeat: str = "500ms"
     nodes: dict[int, SwarmNode] = field(default_factory=dict)
 
@@ -155,9 +155,7 @@ class LocalSwarm:
 
     async def wait_nodes_ready(self, count: int, via: int = 1, timeout: float = 30.0) -> None:
         await self.wait_for(
-            lambda nodes: (
-                len(nodes) == count and all(n["Status"] == "Ready" for n in nodes)
-            ),
+            lambda nodes: len(nodes) == count and all(n["Status"] == "Ready" for n in nodes),
             via,
             timeout,
             f"{count} ready nodes",
