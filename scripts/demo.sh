@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec python3 -m swarmkit_py.raft.demo "$@"
+exec python3 -m swarmkit_py.demo "$@"

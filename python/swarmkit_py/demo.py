@@ -19,13 +19,13 @@ from rich.panel import Panel
 
 from swarmkit_py.testing.local_swarm import LocalSwarm
 
-console = Console(width=120)
+console = Console()
 
 
 def show(command: str, output: str) -> None:
-    console.print(f"[bold cyan]$ {command}[/]")
+    console.print(f"[bold cyan]$ {command}[/]", soft_wrap=True)
     if output.strip():
-        console.print(output.rstrip(), highlight=False, markup=False)
+        print(output.rstrip(), flush=True)  # as the user would see it, unwrapped
 
 
 async def swarmctl(s: LocalSwarm, node: int, *args: str) -> str:

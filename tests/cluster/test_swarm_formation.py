@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+
+from cryptography import x509
 
 from swarmkit_py.testing.local_swarm import LocalSwarm
 
@@ -120,3 +123,30 @@ async def test_a_silent_node_goes_down_and_a_removed_worker_cannot_reconnect(
     assert node5_id not in [r["ID"] for r in await swarm.node_ls(1)]
     r = await swarm.swarmctl(1, "node", "inspect", node5_id, check=False)
     assert r.returncode == 1
+
+
+def swarm_object(output: str) -> dict[str, object]:
+    data = json.loads(output)
+    return data[0] if isinstance(data, list) else data
+
+
+async def test_root_ca_rotation_moves_every_node_to_the_new_root(swarm: LocalSwarm) -> None:
+    old = swarm_object((await swarm.swarmctl(1, "swarm", "inspect")).stdout)
+    old_root = old["TLSInfo"]["TrustRoot"]  # type: ignore[index]
+    old_token = (await swarm.swarmctl(1, "swarm", "join-token", "-q", "worker")).stdout.strip()
+    r = await swarm.swarmctl(2, "swarm", "ca", "--rotate")
+    new = swarm_object((await swarm.swarmctl(1, "swarm", "inspect")).stdout)
+    new_root = new["TLSInfo"]["TrustRoot"]  # type: ignore[index]
+    assert new["RootRotationInProgress"] is False
+    assert new_root != old_root and new_root.strip() in r.stdout
+    root = x509.load_pem_x509_certificate(new_root.encode())
+    for n in swarm.nodes.values():
+        cert = x509.load_pem_x509_certificate(
+            (n.data_dir / "certificates" / "swarm-node.crt").read_bytes()
+        )
+        assert cert.issuer == root.subject, f"node {n.index} still has an old-root certificate"
+        cert.verify_directly_issued_by(root)
+    # Every node kept (or re-established) its session, and the tokens changed.
+    await swarm.wait_nodes_ready(5, via=3)
+    new_token = (await swarm.swarmctl(1, "swarm", "join-token", "-q", "worker")).stdout.strip()
+    assert new_token != old_token

@@ -10,7 +10,7 @@ import logging
 import os
 import platform
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from swarmkit_py.pki import (
 )
 from swarmkit_py.pki import JoinTokens as PkiJoinTokens
 from swarmkit_py.pki import join as pki_join
+from swarmkit_py.pki.ca_client import certificate_status
 from swarmkit_py.raft.config import parse_addr
 
 from .state import LocalState, load_state, save_state
@@ -114,6 +115,7 @@ class Daemon:
         self.credentials: NodeCredentials | None = None
         self._lock = asyncio.Lock()
         self._role_task: asyncio.Task[None] | None = None
+        self._cert_task: asyncio.Task[None] | None = None
         self.error = ""
 
     # -- lifecycle -----------------------------------------------------------
@@ -128,6 +130,9 @@ class Daemon:
             self._start_agent()
 
     async def stop(self) -> None:
+        if self._cert_task is not None:
+            self._cert_task.cancel()
+            self._cert_task = None
         if self.agent is not None:
             await self.agent.stop()
             self.agent = None
@@ -169,6 +174,36 @@ class Daemon:
             on_removed=self._on_removed,
         )
         self.agent.start()
+        if self._cert_task is None:
+            self._cert_task = asyncio.get_running_loop().create_task(self._certificate_loop())
+
+    async def _certificate_loop(self) -> None:
+        """Asks the manager the agent talks to whether to renew (due, role
+        change, root rotation) and picks up a changed trust bundle."""
+        while True:
+            await asyncio.sleep(max(0.5, (self.agent.heartbeat_period if self.agent else 5.0)))
+            address = self.agent.connected_to if self.agent else None
+            if address is None or self.credentials is None or self._role_task is not None:
+                continue
+            host, _, port = address.rpartition(":")
+            try:
+                status = await certificate_status((host, int(port)), self.credentials)
+                if status.renew:
+                    log.info("renewing this node's certificate: %s", status.reason)
+                    wanted = "manager" if status.desired_role == NodeRole.MANAGER else "worker"
+                    if wanted != self.state.role:
+                        continue  # a role change: the agent's update handles it
+                    self._adopt(await renew((host, int(port)), self.credentials))
+                elif status.trust_bundle_pem != self.credentials.root_bundle_pem:
+                    self._adopt(replace(self.credentials, root_bundle_pem=status.trust_bundle_pem))
+            except (PKIError, OSError, ValueError) as e:
+                log.debug("certificate check with %s failed: %s", address, e)
+
+    def _adopt(self, credentials: NodeCredentials) -> None:
+        self.credentials = credentials
+        self.keystore.save(credentials)
+        if self.manager is not None:
+            self.manager.set_credentials(credentials)
 
     def _credentials(self) -> NodeCredentials:
         assert self.credentials is not None
@@ -271,9 +306,8 @@ class Daemon:
             ]
             swarm["Nodes"] = len(nodes)
             swarm["Managers"] = sum(1 for n in nodes if n.spec.role == "manager")
-            cluster = m.store.cluster()
-            if cluster is not None:
-                swarm["Cluster"] = cluster.to_api()
+            if m.store.cluster() is not None:
+                swarm["Cluster"] = m.control.cluster_api(with_tokens=False)
         elif self.state.in_swarm:
             swarm["RemoteManagers"] = [{"NodeID": "", "Addr": a} for a in self.state.managers]
         warnings = []

@@ -3,10 +3,20 @@ proposer. What the Engine API's swarm and node endpoints do on a manager."""
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from swarmkit_py.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfSequence
-from swarmkit_py.model import ManagerStatus, Node, parse_node_spec, parse_swarm_spec
+from swarmkit_py.model import (
+    JoinTokens,
+    ManagerStatus,
+    Node,
+    TLSInfo,
+    parse_node_spec,
+    parse_swarm_spec,
+)
 from swarmkit_py.pki import NodeRole
 from swarmkit_py.store import Txn
 
@@ -33,14 +43,29 @@ class Control:
             out.manager_status = ManagerStatus(reachability="unknown")
         return out.to_api()
 
-    def swarm_inspect(self) -> Json:
+    def cluster_api(self, with_tokens: bool) -> Json:
+        """The cluster object, with the CA's live state (trust root, rotation)."""
         cluster = self.m.store.cluster()
         if cluster is None:
             raise NotFound("the swarm's cluster object is not available yet; retry shortly")
+        shown = cluster.copy()
+        state = self.m.ca_store.root_state()
+        signer = state.signing_root.cert
+        shown.tls_info = TLSInfo(
+            trust_root=state.root.cert_pem.decode(),
+            cert_issuer_subject=base64.b64encode(signer.subject.public_bytes()).decode(),
+            cert_issuer_public_key=base64.b64encode(
+                signer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+            ).decode(),
+        )
+        shown.root_rotation_in_progress = state.rotation is not None
+        if not with_tokens:
+            return shown.to_api()
         tokens = self.m.ca_store.join_tokens()
-        from swarmkit_py.model import JoinTokens
+        return shown.to_api(JoinTokens(worker=str(tokens.worker), manager=str(tokens.manager)))
 
-        return cluster.to_api(JoinTokens(worker=str(tokens.worker), manager=str(tokens.manager)))
+    def swarm_inspect(self) -> Json:
+        return self.cluster_api(with_tokens=True)
 
     def nodes_list(self, filters: dict[str, list[str]]) -> list[Json]:
         return [self.node_api(n) for n in self.m.store.find_nodes(filters)]
@@ -61,6 +86,11 @@ class Control:
         updated = cluster.copy()
         updated.spec = parse_swarm_spec(spec, cluster.spec)
         await self.m.propose(Txn().update("clusters", updated, version))
+        rotate_ca = updated.spec.ca_config.force_rotate > cluster.spec.ca_config.force_rotate
+        if rotate_ca and self.m.ca_store.root_state().rotation is None:
+            # `swarm ca --rotate`: a new root, cross-signed by the old one; nodes
+            # renew in batches as their status checks tell them to.
+            await self.m.ca.start_root_rotation()
         if rotate_worker:
             await self.m.ca.rotate_join_token("worker")
         if rotate_manager:

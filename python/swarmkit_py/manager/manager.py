@@ -212,6 +212,12 @@ class Manager:
                 return
             await asyncio.sleep(0.1)
 
+    def set_credentials(self, credentials: NodeCredentials) -> None:
+        """New credentials (renewal, root rotation) for new connections."""
+        self.credentials = credentials
+        self.server.set_credentials(credentials)
+        self.raft.set_client_ssl(client_context(credentials.root_bundle_pem, credentials))
+
     def leader_address(self) -> str | None:
         return leader_address(self.raft)
 

@@ -198,6 +198,13 @@ class RaftNode:
         assert self._transport is not None, "node not started"
         return self._transport.bound_port
 
+    def set_client_ssl(self, client_ssl: ssl.SSLContext) -> None:
+        """The TLS context for connections made from now on (after a
+        certificate renewal); open connections carry on."""
+        self._client_ssl = client_ssl
+        if self._transport is not None:
+            self._transport.set_client_ssl(client_ssl)
+
     async def serve_raft_stream(
         self, initial: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:

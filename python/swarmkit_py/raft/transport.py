@@ -250,6 +250,10 @@ class RaftTransport:
             await self._server.wait_closed()
             self._server = None
 
+    def set_client_ssl(self, client_ssl: ssl.SSLContext) -> None:
+        """Used for connections made from now on; open ones carry on."""
+        self._client_ssl = client_ssl
+
     def set_peers(self, addresses: dict[int, str]) -> None:
         """Updates where peers are; connections to moved or removed peers close."""
         self._member_addresses = dict(addresses)
