@@ -20,6 +20,7 @@ from typing import Any
 from swarmkit_py import __version__
 from swarmkit_py.pki import NodeCredentials, PermissionDeniedError, PKIError, RpcClient
 from swarmkit_py.pki.ca_client import connect
+from swarmkit_py.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +112,8 @@ class Agent:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         backoff = 0.1

@@ -48,6 +48,7 @@ from swarmkit_py.pki import JoinTokens as PkiJoinTokens
 from swarmkit_py.pki import join as pki_join
 from swarmkit_py.pki.ca_client import certificate_status
 from swarmkit_py.raft.config import parse_addr
+from swarmkit_py.tasks import cancel_and_wait
 
 from .state import LocalState, load_state, save_state
 
@@ -130,9 +131,8 @@ class Daemon:
             self._start_agent()
 
     async def stop(self) -> None:
-        if self._cert_task is not None:
-            self._cert_task.cancel()
-            self._cert_task = None
+        await cancel_and_wait(self._cert_task)
+        self._cert_task = None
         if self.agent is not None:
             await self.agent.stop()
             self.agent = None

@@ -22,6 +22,7 @@ from swarmkit_py.model import Node, NodeDescription, NodeLoad, NodeSpec, NodeSta
 from swarmkit_py.pki import ANY_NODE, CallContext, Method, NodeRole
 from swarmkit_py.pki.rpc import Params
 from swarmkit_py.store import ClusterStore, Txn
+from swarmkit_py.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,8 @@ class Dispatcher:
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def _answer(self, node_id: str) -> Params:
         node = self._store.get_node(node_id)

@@ -14,6 +14,7 @@ from swarmkit_py.pki import MANAGERS_ONLY, CallContext, Method
 from swarmkit_py.pki.rpc import Params
 from swarmkit_py.raft import RaftError, RaftNode
 from swarmkit_py.store import ClusterStore
+from swarmkit_py.tasks import cancel_and_wait
 
 from .proposer import error_to_wire
 
@@ -54,12 +55,8 @@ class RaftMembers:
         self._task = asyncio.get_running_loop().create_task(self._promote_loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def voters_and_reachable(self) -> tuple[int, int, set[int]]:
         """(voters, reachable voters, IDs of reachable voters) as the leader sees them."""

@@ -661,7 +661,10 @@ fn force_new_cluster_on_a_survivor_keeps_every_committed_entry() {
     sim.collect(survivor);
     assert!(sim.run_until(200, |s| s.leader() == Some(survivor)));
     let m = sim.nodes[&survivor].membership().clone();
-    assert_eq!(m.members.keys().copied().collect::<Vec<_>>(), vec![survivor]);
+    assert_eq!(
+        m.members.keys().copied().collect::<Vec<_>>(),
+        vec![survivor]
+    );
     assert_eq!(m.removed.len(), 2);
     let before = sim.acked.len();
     sim.propose_to(survivor, b"after recovery".to_vec());
@@ -677,8 +680,14 @@ fn force_new_cluster_on_a_survivor_keeps_every_committed_entry() {
     sim.add_empty_node(9);
     let p = sim.next_proposal;
     sim.next_proposal += 1;
-    let change = MembershipChange::AddVoter { id: 9, address: "node-9".into() };
-    sim.nodes.get_mut(&survivor).unwrap().propose_membership(p, change);
+    let change = MembershipChange::AddVoter {
+        id: 9,
+        address: "node-9".into(),
+    };
+    sim.nodes
+        .get_mut(&survivor)
+        .unwrap()
+        .propose_membership(p, change);
     sim.run(200);
     assert!(sim.acked_membership.contains_key(&p));
     sim.converge();
