@@ -47,6 +47,7 @@ from swarmkit_py.pki import (
 from swarmkit_py.pki import JoinTokens as PkiJoinTokens
 from swarmkit_py.pki import join as pki_join
 from swarmkit_py.pki.ca_client import certificate_status
+from swarmkit_py.raft import RaftError
 from swarmkit_py.raft.config import parse_addr
 from swarmkit_py.tasks import cancel_and_wait
 
@@ -330,9 +331,12 @@ class Daemon:
 
     # -- SwarmBackend: swarm ---------------------------------------------------
 
-    async def _cluster_manager(self) -> Manager:
+    async def _cluster_manager(self, read: bool = False) -> Manager:
         """This node's manager, once a leader is known. An election in progress
-        is waited out (up to two election timeouts); a lost quorum is not."""
+        is waited out (up to two election timeouts); a lost quorum is not.
+        With `read`, the local store has first caught up with everything
+        committed when the call began (ReadIndex), so a follower never answers
+        with state older than what a client already saw acknowledged."""
         if not self.state.in_swarm:
             raise NotInSwarm()
         if self.manager is None:
@@ -343,10 +347,15 @@ class Daemon:
                 await raft.wait_for_leader(timeout=min(3.0, 2 * raft.config.election_timeout))
             except TimeoutError:
                 raise NoLeader() from None
+        if read:
+            try:
+                await raft.read_index(timeout=min(3.0, 2 * raft.config.election_timeout))
+            except RaftError:
+                raise NoLeader() from None
         return self.manager
 
     async def swarm_inspect(self) -> Json:
-        return (await self._cluster_manager()).control.swarm_inspect()
+        return (await self._cluster_manager(read=True)).control.swarm_inspect()
 
     async def swarm_init(self, request: Json) -> str:
         async with self._lock:
@@ -496,27 +505,27 @@ class Daemon:
         rotate_manager_token: bool,
         rotate_manager_unlock_key: bool,
     ) -> None:
-        await (await self._cluster_manager()).control.swarm_update(
+        await (await self._cluster_manager(read=True)).control.swarm_update(
             version, spec, rotate_worker_token, rotate_manager_token
         )
 
     async def swarm_ca_rotate(self) -> None:
-        await (await self._cluster_manager()).ca.start_root_rotation()
+        await (await self._cluster_manager(read=True)).ca.start_root_rotation()
 
     # -- SwarmBackend: nodes ---------------------------------------------------
 
     async def nodes_list(self, filters: dict[str, list[str]]) -> list[Json]:
-        return (await self._cluster_manager()).control.nodes_list(filters)
+        return (await self._cluster_manager(read=True)).control.nodes_list(filters)
 
     async def node_inspect(self, node_ref: str) -> Json:
-        return (await self._cluster_manager()).control.node_inspect(node_ref)
+        return (await self._cluster_manager(read=True)).control.node_inspect(node_ref)
 
     async def node_update(self, node_ref: str, version: int, spec: Json) -> None:
-        await (await self._cluster_manager()).control.node_update(node_ref, version, spec)
+        await (await self._cluster_manager(read=True)).control.node_update(node_ref, version, spec)
 
     async def node_remove(self, node_ref: str, force: bool) -> None:
-        await (await self._cluster_manager()).control.node_remove(node_ref, force)
+        await (await self._cluster_manager(read=True)).control.node_remove(node_ref, force)
 
     async def node_tasks(self, node_ref: str) -> list[Json]:
-        (await self._cluster_manager()).store.resolve_node(node_ref)
+        (await self._cluster_manager(read=True)).store.resolve_node(node_ref)
         return []
