@@ -58,3 +58,35 @@ async def test_an_embedded_node_inits_a_swarm_and_answers_the_engine_api(
     finally:
         await server.close()
         await daemon.stop()
+
+
+async def test_cert_expiry_from_swarm_init_and_update_governs_issued_certificates(
+    tmp_path: Path,
+) -> None:
+    daemon = Daemon(DaemonConfig(data_dir=tmp_path / "node", tick_interval=0.02))
+    await daemon.start()
+    try:
+        (port,) = free_ports(1)
+        addr = f"127.0.0.1:{port}"
+        hour = 3600 * 10**9
+        await daemon.swarm_init(
+            {
+                "ListenAddr": addr,
+                "AdvertiseAddr": addr,
+                "Spec": {"CAConfig": {"NodeCertExpiry": 3 * hour}},
+            }
+        )
+        assert daemon.credentials is not None
+        cert = daemon.credentials.certificate
+        life = cert.not_valid_after_utc - cert.not_valid_before_utc
+        assert abs(life.total_seconds() - (3 + 1) * 3600) < 120  # 3 h + 1 h backdating
+        manager = daemon.manager
+        assert manager is not None
+        assert manager.ca.node_cert_validity.total_seconds() == 3 * 3600
+        swarm = await daemon.swarm_inspect()
+        spec = swarm["Spec"]
+        spec["CAConfig"]["NodeCertExpiry"] = 5 * hour
+        await daemon.swarm_update(swarm["Version"]["Index"], spec, False, False, False)
+        assert manager.ca.node_cert_validity.total_seconds() == 5 * 3600
+    finally:
+        await daemon.stop()

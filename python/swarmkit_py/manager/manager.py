@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from swarmkit_py.pki import (
     utc_now,
 )
 from swarmkit_py.raft import RaftConfig, RaftNode
-from swarmkit_py.store import ClusterStore, StoreStateMachine, Txn
+from swarmkit_py.store import Change, ClusterStore, StoreStateMachine, Txn
 
 from .ca_store import ReplicatedCAStore
 from .control import Control
@@ -86,6 +87,7 @@ class Manager:
             fallback_root_pem=credentials.root_bundle_pem,
         )
         self.ca = SwarmCA(self.ca_store, check_signing_key=False)
+        self.store.add_listener(self._on_store_change)
         self.members = RaftMembers(self.raft, self.store, lambda: self._running)
         self.dispatcher = Dispatcher(
             self.store,
@@ -104,6 +106,14 @@ class Manager:
             self.ca, credentials, extra_methods=methods, raw_stream=self._raft_stream
         )
         self._running = False
+
+    def _on_store_change(self, changes: list[Change]) -> None:
+        """The CA follows the cluster's certificate policy (`--cert-expiry`)."""
+        if any(c.table in ("clusters", "*") for c in changes):
+            cluster = self.store.cluster()
+            if cluster is not None:
+                expiry = cluster.spec.ca_config.node_cert_expiry
+                self.ca.node_cert_validity = timedelta(microseconds=expiry // 1000)
 
     def _raft_id_for(self, address: str) -> int:
         for member in self.raft.members.values():
