@@ -90,3 +90,18 @@ async def test_cert_expiry_from_swarm_init_and_update_governs_issued_certificate
         assert manager.ca.node_cert_validity.total_seconds() == 5 * 3600
     finally:
         await daemon.stop()
+
+
+async def test_an_external_ca_is_refused_clearly_rather_than_ignored(tmp_path: Path) -> None:
+    daemon = Daemon(DaemonConfig(data_dir=tmp_path / "node", tick_interval=0.02))
+    await daemon.start()
+    try:
+        (port,) = free_ports(1)
+        addr = f"127.0.0.1:{port}"
+        spec = {"CAConfig": {"ExternalCAs": [{"Protocol": "cfssl", "URL": "https://127.0.0.1:1"}]}}
+        with pytest.raises(InvalidArgument, match="external CAs"):
+            await daemon.swarm_init({"ListenAddr": addr, "AdvertiseAddr": addr, "Spec": spec})
+        assert daemon.swarm_header() == "inactive"
+        assert not (tmp_path / "node" / "state.json").exists()
+    finally:
+        await daemon.stop()

@@ -369,6 +369,13 @@ class Daemon:
     async def _init(self, request: Json) -> str:
         listen, advertise = _addresses(request)
         spec = parse_swarm_spec(request.get("Spec") or {})
+        if spec.ca_config.external_cas:
+            # The PKI can sign through CFSSL (swarmkit_py.pki.ExternalCA); the
+            # daemon does not hand it to every manager yet. Refuse, never ignore.
+            raise InvalidArgument(
+                "external CAs (--external-ca) are not supported by swarmd yet; initialize "
+                "the swarm with its own root CA"
+            )
         availability = str(request.get("Availability") or "active")
         if availability not in ("active", "pause", "drain"):
             raise InvalidArgument(f"invalid availability {availability!r}")
