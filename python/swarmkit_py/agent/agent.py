@@ -28,15 +28,19 @@ REGISTER = "Dispatcher.Register"
 HEARTBEAT = "Dispatcher.Heartbeat"
 
 
-def _memory_bytes() -> int:
+def _meminfo() -> dict[str, int]:
+    """/proc/meminfo in bytes (empty where there is none)."""
+    info: dict[str, int] = {}
     try:
         with open("/proc/meminfo") as f:
             for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
+                key, _, rest = line.partition(":")
+                fields = rest.split()
+                if fields and fields[0].isdigit():
+                    info[key] = int(fields[0]) * 1024
     except OSError:
         pass
-    return 0
+    return info
 
 
 def describe_host(
@@ -49,7 +53,7 @@ def describe_host(
         "Platform": {"Architecture": arch, "OS": platform.system().lower()},
         "Resources": {
             "NanoCPUs": (os.cpu_count() or 1) * 1_000_000_000,
-            "MemoryBytes": _memory_bytes(),
+            "MemoryBytes": _meminfo().get("MemTotal", 0),
         },
         "Engine": {
             "EngineVersion": f"swarmkit-py {__version__}",
@@ -65,16 +69,8 @@ def current_load() -> dict[str, int]:
         load1 = os.getloadavg()[0]
     except OSError:
         load1 = 0.0
-    used = 0
-    try:
-        info: dict[str, int] = {}
-        with open("/proc/meminfo") as f:
-            for line in f:
-                key, _, rest = line.partition(":")
-                info[key] = int(rest.split()[0]) * 1024
-        used = info.get("MemTotal", 0) - info.get("MemAvailable", 0)
-    except (OSError, ValueError, IndexError):
-        pass
+    info = _meminfo()
+    used = info.get("MemTotal", 0) - info.get("MemAvailable", 0)
     return {"RunningTasks": 0, "NanoCPUsUsed": int(load1 * 1e9), "MemoryBytesUsed": used}
 
 

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import SwarmError, error_for_status
-from ..pki.tls import TLS12_CIPHERS
+from ..pki.tls import harden
 from .server import API_VERSION
 
 Json = dict[str, Any]
@@ -116,14 +116,6 @@ def load_tls_files(
                 f"the TLS key file {key_file} does not go with the certificate {cert_file}: "
                 f"{err.reason or err}"
             ) from err
-
-
-def harden(context: ssl.SSLContext) -> ssl.SSLContext:
-    """TLS 1.2 or newer, forward-secret AEAD ciphers only (as node-to-node TLS)."""
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers(TLS12_CIPHERS)
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
-    return context
 
 
 def tls_client_context(

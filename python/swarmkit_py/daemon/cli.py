@@ -21,9 +21,10 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from swarmkit_py.api.client import TLSFileError, harden, load_tls_files
+from swarmkit_py.api.client import TLSFileError, load_tls_files
 from swarmkit_py.api.server import serve
 from swarmkit_py.errors import SwarmError
+from swarmkit_py.pki.tls import harden
 
 from .daemon import Daemon, DaemonConfig
 

@@ -51,7 +51,7 @@ from swarmkit_py.raft import RaftError
 from swarmkit_py.raft.config import parse_addr
 from swarmkit_py.tasks import cancel_and_wait
 
-from .state import LocalState, load_state, save_state
+from .state import LocalState, load_state, remove_state, save_state
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -499,7 +499,7 @@ class Daemon:
         await self.stop()
         for sub in ("certificates", "raft"):
             shutil.rmtree(self.data_dir / sub, ignore_errors=True)
-        (self.data_dir / "state.json").unlink(missing_ok=True)
+        remove_state(self.data_dir)
         self.state = LocalState()
         self.credentials = None
         self.error = ""

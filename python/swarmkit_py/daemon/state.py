@@ -55,3 +55,8 @@ def save_state(data_dir: Path, state: LocalState) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_state(data_dir: Path) -> None:
+    """Forgets the node's membership (after `swarm leave`)."""
+    (data_dir / STATE_FILE).unlink(missing_ok=True)

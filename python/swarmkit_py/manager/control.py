@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from swarmkit_py.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfSequence
+from swarmkit_py.errors import FailedPrecondition, NotFound, OutOfSequence
 from swarmkit_py.model import (
     JoinTokens,
     ManagerStatus,
@@ -20,7 +20,6 @@ from swarmkit_py.model import (
 from swarmkit_py.pki import NodeRole
 from swarmkit_py.store import Txn
 
-from .ca_store import tokens_from_meta
 from .members import reachability
 
 if TYPE_CHECKING:
@@ -147,13 +146,3 @@ class Control:
             )
         await self.m.propose(Txn().delete("nodes", node.id).mark_removed(node.id))
         await self.m.ca.remove_node(node.id)
-
-    def join_tokens(self) -> Json:
-        tokens = tokens_from_meta(self.m.store.get_meta("ca.tokens"))
-        return {"Worker": str(tokens.worker), "Manager": str(tokens.manager)}
-
-
-def check_ref(ref: str) -> str:
-    if not ref or not isinstance(ref, str):
-        raise InvalidArgument("a node ID or name is required")
-    return ref

@@ -30,7 +30,8 @@ MANAGER_SERVER_NAME = str(NodeRole.MANAGER)
 CA_CALL_SERVER_NAME = CA_SERVER_NAME
 
 
-def _harden(context: ssl.SSLContext) -> ssl.SSLContext:
+def harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    """TLS 1.2 or newer, ECDHE with AEAD ciphers only: every TLS endpoint of a node."""
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
     context.set_ecdh_curve(ECDH_CURVE)
@@ -54,7 +55,7 @@ def server_context(credentials: NodeCredentials) -> ssl.SSLContext:
     A client certificate is optional at the TLS layer because a joining node has none yet; each
     call then decides, through :mod:`swarmkit_py.pki.authz`, whether it needs one.
     """
-    context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    context = harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
     _load_chain(context, credentials)
     context.load_verify_locations(cadata=credentials.root_bundle_pem.decode())
     context.verify_mode = ssl.CERT_OPTIONAL
@@ -66,7 +67,7 @@ def client_context(
 ) -> ssl.SSLContext:
     """A context that verifies the server against ``root_bundle_pem`` and, given credentials,
     presents them as the client certificate."""
-    context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    context = harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     context.load_verify_locations(cadata=root_bundle_pem.decode())
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
@@ -81,7 +82,7 @@ def unverified_client_context() -> ssl.SSLContext:
     The server is not verified here; the caller must check what it fetched against the digest in
     the join token before relying on it.
     """
-    context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    context = harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
