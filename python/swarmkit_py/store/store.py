@@ -16,6 +16,7 @@ import msgpack
 
 from ..errors import FailedPrecondition, InvalidArgument, NameConflict, NotFound, OutOfSequence
 from ..model import Cluster, Node, Version, deep_copy
+from ..model.task import state_rank
 from . import query
 from .snapshot import decode_snapshot, encode_snapshot
 from .txn import (
@@ -25,6 +26,7 @@ from .txn import (
     DeleteMeta,
     MarkRemoved,
     Op,
+    PatchTask,
     PutMeta,
     StoredObject,
     Table,
@@ -232,6 +234,13 @@ class ClusterStore:
             if before is not _ABSENT:
                 stage.meta[op.key] = _ABSENT
                 changes.append(Change("meta", "deleted", op.key, before, None))
+        elif isinstance(op, PatchTask):
+            current = stage.get("tasks", op.id)
+            patched = _patched(current, op) if isinstance(current, dict) else None
+            if patched is not None:
+                _stamp(patched, index, _created_at(patched) or time, time)
+                stage.objects[("tasks", op.id)] = patched
+                changes.append(Change("tasks", "updated", op.id, current, patched))
         elif isinstance(op, MarkRemoved):
             if not stage.is_removed(op.node_id):
                 stage.removed.add(op.node_id)
@@ -457,6 +466,33 @@ class ClusterStore:
 
     def removed_nodes(self) -> frozenset[str]:
         return frozenset(self._removed)
+
+
+def _patched(task: dict[str, Any], op: PatchTask) -> dict[str, Any] | None:
+    """``task`` with ``op``'s forward moves applied (a shallow copy), or None if
+    nothing moves."""
+    status = task.get("Status") if isinstance(task.get("Status"), dict) else {}
+    state = str(status.get("State", "new"))
+    if op.node_id is not None:
+        node = task.get("NodeID") or ""
+        if (node and node != op.node_id) or state_rank(state) > state_rank("pending"):
+            return None
+    out = dict(task)
+    changed = False
+    if op.node_id is not None and task.get("NodeID") != op.node_id:
+        out["NodeID"] = op.node_id
+        changed = True
+    if op.status is not None:
+        new_state = str(op.status.get("State", ""))
+        rank, current = state_rank(new_state), state_rank(state)
+        if rank > current or (rank == current and op.status != status):
+            out["Status"] = op.status
+            changed = True
+    if op.desired is not None:
+        if state_rank(op.desired) > state_rank(str(task.get("DesiredState", "new"))):
+            out["DesiredState"] = op.desired
+            changed = True
+    return out if changed else None
 
 
 def _discard(index: dict[str, set[str]], key: str, obj_id: str) -> None:

@@ -66,7 +66,25 @@ class MarkRemoved:
     node_id: str
 
 
-Op: TypeAlias = Create | Update | Delete | PutMeta | DeleteMeta | MarkRemoved
+@dataclass(frozen=True)
+class PatchTask:
+    """Moves a task forward without a version check (see :mod:`swarmkit_py.store`).
+
+    Applied field by field, each only if it moves forward: ``status`` if its
+    state is later than the task's (or the same state with other details),
+    ``desired`` if later than the task's desired state. ``node_id`` assigns an
+    unassigned task not yet past ``pending``; if the task is elsewhere or
+    further on, the whole patch is skipped. A missing task is skipped too:
+    agents, the scheduler and the orchestrators never conflict through it.
+    """
+
+    id: str
+    status: dict[str, Any] | None = None
+    desired: str | None = None
+    node_id: str | None = None
+
+
+Op: TypeAlias = Create | Update | Delete | PutMeta | DeleteMeta | MarkRemoved | PatchTask
 
 
 def object_id(obj: StoredObject) -> str:
@@ -131,6 +149,19 @@ class Txn:
         self.ops.append(MarkRemoved(node_id))
         return self
 
+    def patch_task(
+        self,
+        task_id: str,
+        *,
+        status: dict[str, Any] | None = None,
+        desired: str | None = None,
+        node_id: str | None = None,
+    ) -> Txn:
+        if not isinstance(task_id, str) or not task_id:
+            raise InvalidArgument("patch_task needs a non-empty string ID")
+        self.ops.append(PatchTask(task_id, status, desired, node_id))
+        return self
+
 
 def encode_object(table: str, obj: StoredObject) -> dict[str, Any]:
     """The msgpack-able form of a stored object."""
@@ -159,6 +190,8 @@ def _encode_op(op: Op) -> list[Any]:
         return ["put_meta", op.key, op.value]
     if isinstance(op, DeleteMeta):
         return ["delete_meta", op.key]
+    if isinstance(op, PatchTask):
+        return ["patch_task", op.id, op.status, op.desired, op.node_id]
     return ["mark_removed", op.node_id]
 
 
@@ -195,7 +228,14 @@ def _decode_op(raw: object) -> Op:
     if not isinstance(raw, list) or not raw:
         raise InvalidArgument("malformed transaction: an operation must be a non-empty array")
     kind, args = raw[0], raw[1:]
-    shapes = {"create": 2, "update": 3, "delete": 3, "put_meta": 2, "delete_meta": 1}
+    shapes = {
+        "create": 2,
+        "update": 3,
+        "delete": 3,
+        "put_meta": 2,
+        "delete_meta": 1,
+        "patch_task": 4,
+    }
     if len(args) != shapes.get(kind, 1) or kind not in (*shapes, "mark_removed"):
         raise InvalidArgument(f"malformed transaction: bad operation {kind!r}")
     if kind == "create":
@@ -212,6 +252,16 @@ def _decode_op(raw: object) -> Op:
         return PutMeta(_str(args[0], "a meta key"), args[1])
     if kind == "delete_meta":
         return DeleteMeta(_str(args[0], "a meta key"))
+    if kind == "patch_task":
+        status, desired, node_id = args[1], args[2], args[3]
+        if status is not None and not isinstance(status, dict):
+            raise InvalidArgument("malformed transaction: a task status must be a map")
+        return PatchTask(
+            _str(args[0], "a task ID"),
+            status,
+            None if desired is None else _str(desired, "a desired state"),
+            None if node_id is None else _str(node_id, "a node ID"),
+        )
     return MarkRemoved(_str(args[0], "a node ID"))
 
 
