@@ -1,5 +1,6 @@
 """Type stubs for the compiled module `swarmkit_py._core` (rust/bindings)."""
 
+from collections.abc import Sequence
 from os import PathLike
 from typing import Any
 
@@ -52,3 +53,36 @@ class FileLog:
 
     def __init__(self, path: str | PathLike[str], fsync: bool = True) -> None: ...
     def append(self, payloads: list[bytes]) -> int: ...
+
+SchedNodeRow = tuple[
+    str,  # id
+    bool,  # ready
+    int,  # nano_cpus (available)
+    int,  # memory_bytes (available)
+    int,  # total_nano_cpus
+    int,  # total_memory_bytes
+    dict[str, str],  # attributes
+    int,  # tasks
+    dict[str, int],  # service_tasks
+    dict[str, int],  # service_failures
+    Sequence[tuple[str, int]],  # host_ports
+]
+SchedGroupRow = tuple[
+    str,  # service_id
+    int,  # count
+    int,  # nano_cpus
+    int,  # memory_bytes
+    Sequence[tuple[str, str, str]],  # constraints (key, "==" | "!=", value)
+    Sequence[tuple[str, str]],  # platforms (os, architecture)
+    Sequence[tuple[str, int]],  # host_ports
+    int,  # max_replicas
+    Sequence[str],  # preferences
+    str | None,  # node
+]
+
+def schedule(
+    nodes: Sequence[SchedNodeRow], groups: Sequence[SchedGroupRow], strategy: str
+) -> list[tuple[list[str], str]]:
+    """Places the groups (see `swarmkit_py.scheduler.schedule`); one (node_ids, reason)
+    per group. Raises ValueError for an unknown strategy or operator, OverflowError for
+    integers out of range (counts are unsigned 64-bit, resources signed)."""

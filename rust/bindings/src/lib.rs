@@ -1,6 +1,8 @@
 //! `swarmkit_py._core`: thin PyO3 wrappers over swarmkit-core. Conversions
 //! only; the logic lives in the `swarmkit-core` crate.
 
+mod scheduler;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -301,6 +303,7 @@ impl FileLog {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RaftCore>()?;
     m.add_class::<FileLog>()?;
+    m.add_function(wrap_pyfunction!(scheduler::schedule, m)?)?;
     m.add("RaftStorageError", m.py().get_type::<RaftStorageError>())?;
     Ok(())
 }

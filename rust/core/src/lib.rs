@@ -5,4 +5,5 @@
 //! durable log.
 
 pub mod consensus;
+pub mod scheduler;
 pub mod storage;
