@@ -1,14 +1,20 @@
 """An in-memory `SwarmBackend`: a small, correct model of one node's view of
 a swarm, so the HTTP layer, the client and swarmctl are tested against real
 behaviour (versions, out-of-sequence updates, role rules, not-in-swarm
-errors) without a cluster."""
+errors) without a cluster.
+
+Services are orchestrated at once: a create or update makes the tasks its spec
+asks for, in `task_state` (running unless a test says otherwise), spread over
+the ready, active nodes; replaced tasks stay as shut-down history."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import secrets
 import string
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,11 +22,14 @@ from swarmkit_py.errors import (
     AlreadyInSwarm,
     FailedPrecondition,
     InvalidArgument,
+    NameConflict,
     NotFound,
     NotInSwarm,
     NotManager,
     OutOfSequence,
+    SwarmError,
 )
+from swarmkit_py.logs import LogLine, LogMessage, LogOptions, Stream
 
 Json = dict[str, Any]
 
@@ -73,8 +82,20 @@ class FakeBackend:
         self.node_id = ""
         self.cluster: Json | None = None
         self.nodes: dict[str, Json] = {}
-        self.tasks: dict[str, list[Json]] = {}
         self.ca_rotations = 0
+        self.services: dict[str, Json] = {}
+        self.tasks: dict[str, Json] = {}
+        self.logs: list[LogMessage] = []
+        #: The state new tasks are created in.
+        self.task_state = "running"
+        #: Set on the service by the next update instead of "updating".
+        self.next_update_status: Json | None = None
+        #: Raised by log streams once they have sent the lines there are.
+        self.log_error: SwarmError | None = None
+        #: What each service update asked for (ID, rollback, rebalance).
+        self.service_updates: list[Json] = []
+        #: Log streams following right now.
+        self.follow_streams = 0
 
     # -- helpers for tests -------------------------------------------------
 
@@ -350,8 +371,346 @@ class FakeBackend:
             )
         del self.nodes[node["ID"]]
 
-    async def node_tasks(self, node_ref: str) -> list[Json]:
-        return copy.deepcopy(self.tasks.get(self._resolve(node_ref)["ID"], []))
+    # -- services: helpers for tests ----------------------------------------------
+
+    def add_task(
+        self,
+        service: Json,
+        node_id: str,
+        slot: int = 0,
+        state: str | None = None,
+        desired: str = "running",
+        created: str | None = None,
+        error: str = "",
+    ) -> Json:
+        """A task of `service` on `node_id` as if the orchestrator made it."""
+        stamp = created or now()
+        task: Json = {
+            "ID": new_id(),
+            "Version": {"Index": self._next_index()},
+            "CreatedAt": stamp,
+            "UpdatedAt": stamp,
+            "Labels": {},
+            "Spec": copy.deepcopy(service["Spec"]["TaskTemplate"]),
+            "ServiceID": service["ID"],
+            "NodeID": node_id,
+            "Status": {
+                "Timestamp": stamp,
+                "State": state or self.task_state,
+                "Message": "started",
+                "ContainerStatus": {"ContainerID": "", "PID": 0, "ExitCode": 0},
+                "PortStatus": {},
+            },
+            "DesiredState": desired,
+            "ServiceVersion": service["Version"]["Index"],
+        }
+        if error:
+            task["Status"]["Err"] = error
+        if slot:
+            task["Slot"] = slot
+        self.tasks[task["ID"]] = task
+        return task
+
+    def add_log(
+        self, task_id: str, data: bytes, stream: Stream = "stdout", time_ns: int | None = None
+    ) -> LogMessage:
+        """A line the task wrote."""
+        task = self.tasks[task_id]
+        message = LogMessage(
+            LogLine(time.time_ns() if time_ns is None else time_ns, stream, data),
+            task["NodeID"],
+            task["ServiceID"],
+            task_id,
+        )
+        self.logs.append(message)
+        return message
+
+    def _placeable_nodes(self) -> list[Json]:
+        return [
+            n
+            for n in self.nodes.values()
+            if n["Status"]["State"] == "ready" and n["Spec"]["Availability"] == "active"
+        ]
+
+    def _reconcile(self, service: Json) -> None:
+        """Make the tasks `service`'s spec asks for; shut down the rest."""
+        template = service["Spec"]["TaskTemplate"]
+        mode = service["Spec"]["Mode"]
+        active = [
+            t
+            for t in self.tasks.values()
+            if t["ServiceID"] == service["ID"] and t["DesiredState"] == "running"
+        ]
+        nodes = self._placeable_nodes()
+        if "Global" in mode:
+            wanted: dict[Any, str] = {n["ID"]: n["ID"] for n in nodes}
+            key = "NodeID"
+        else:
+            replicas = mode.get("Replicated", {}).get("Replicas", 1)
+            wanted = {
+                slot: nodes[(slot - 1) % len(nodes)]["ID"] if nodes else ""
+                for slot in range(1, replicas + 1)
+            }
+            key = "Slot"
+        for task in active:
+            if task.get(key) not in wanted:
+                del self.tasks[task["ID"]]  # scaled down: removed, not kept as history
+            elif task["Spec"] != template:
+                task["DesiredState"] = "shutdown"
+                task["Status"].update(State="shutdown", Timestamp=now())
+        running = {
+            t.get(key)
+            for t in self.tasks.values()
+            if t["ServiceID"] == service["ID"] and t["DesiredState"] == "running"
+        }
+        for item, node_id in wanted.items():
+            if item not in running:
+                slot = item if key == "Slot" else 0
+                self.add_task(service, node_id, slot, state=None if node_id else "pending")
+
+    def _resolve_service(self, ref: str) -> Json:
+        self._require_manager()
+        if ref in self.services:
+            return self.services[ref]
+        by_name = [s for s in self.services.values() if s["Spec"]["Name"] == ref]
+        if by_name:
+            return by_name[0]
+        by_prefix = [s for s in self.services.values() if s["ID"].startswith(ref)]
+        if len(by_prefix) == 1:
+            return by_prefix[0]
+        if len(by_prefix) > 1:
+            raise InvalidArgument(f"service {ref} is ambiguous ({len(by_prefix)} matches found)")
+        raise NotFound(f"service {ref} not found")
+
+    def _resolve_task(self, ref: str) -> Json:
+        self._require_manager()
+        if ref in self.tasks:
+            return self.tasks[ref]
+        by_prefix = [t for t in self.tasks.values() if t["ID"].startswith(ref)]
+        if len(by_prefix) == 1:
+            return by_prefix[0]
+        if len(by_prefix) > 1:
+            raise InvalidArgument(f"task {ref} is ambiguous ({len(by_prefix)} matches found)")
+        raise NotFound(f"task {ref} not found")
+
+    def _status(self, service: Json) -> Json:
+        tasks = [t for t in self.tasks.values() if t["ServiceID"] == service["ID"]]
+        desired = [t for t in tasks if t["DesiredState"] == "running"]
+        mode = service["Spec"]["Mode"]
+        return {
+            "RunningTasks": sum(1 for t in desired if t["Status"]["State"] == "running"),
+            "DesiredTasks": (
+                len(desired) if "Global" in mode else mode["Replicated"].get("Replicas", 1)
+            ),
+            "CompletedTasks": sum(1 for t in tasks if t["Status"]["State"] == "complete"),
+        }
+
+    def _endpoint(self, spec: Json) -> Json:
+        endpoint_spec = spec.get("EndpointSpec") or {"Mode": "vip"}
+        ports = []
+        for number, port in enumerate(endpoint_spec.get("Ports") or []):
+            ports.append(
+                {
+                    "Protocol": port.get("Protocol", "tcp"),
+                    "TargetPort": port["TargetPort"],
+                    "PublishedPort": port.get("PublishedPort") or 30000 + number,
+                    "PublishMode": port.get("PublishMode", "ingress"),
+                }
+            )
+        return {"Spec": endpoint_spec, "Ports": ports} if ports else {"Spec": endpoint_spec}
+
+    @staticmethod
+    def _check_spec(spec: Json) -> Json:
+        spec = copy.deepcopy(spec)
+        container = spec.setdefault("TaskTemplate", {}).get("ContainerSpec") or {}
+        if not container.get("Image"):
+            raise InvalidArgument("ContainerSpec: image reference must be provided")
+        mode = spec.setdefault("Mode", {"Replicated": {}})
+        if "Replicated" in mode:
+            mode["Replicated"].setdefault("Replicas", 1)
+        elif "Global" not in mode:
+            raise InvalidArgument("unrecognized service mode")
+        spec["TaskTemplate"].setdefault("ForceUpdate", 0)
+        return spec
+
+    # -- SwarmBackend: services ----------------------------------------------------
+
+    async def services_list(self, filters: dict[str, list[str]], status: bool) -> list[Json]:
+        self._require_manager()
+
+        def matches(service: Json) -> bool:
+            spec = service["Spec"]
+            checks: dict[str, Callable[[str], bool]] = {
+                "id": lambda v: service["ID"].startswith(v),
+                "name": lambda v: spec["Name"].startswith(v),
+                "mode": lambda v: v.capitalize() in spec["Mode"],
+                "label": lambda v: _label_matches(spec.get("Labels") or {}, v),
+            }
+            return all(any(checks[key](v) for v in values) for key, values in filters.items())
+
+        answer = []
+        for service in self.services.values():
+            if matches(service):
+                item = copy.deepcopy(service)
+                if status:
+                    item["ServiceStatus"] = self._status(service)
+                answer.append(item)
+        return answer
+
+    async def service_inspect(self, ref: str, insert_defaults: bool) -> Json:
+        service = copy.deepcopy(self._resolve_service(ref))
+        if insert_defaults:
+            spec = service["Spec"]
+            defaults = {
+                "Parallelism": 1,
+                "FailureAction": "pause",
+                "Monitor": 5 * SECOND,
+                "MaxFailureRatio": 0,
+                "Order": "stop-first",
+            }
+            spec.setdefault("UpdateConfig", dict(defaults))
+            spec.setdefault("RollbackConfig", dict(defaults))
+            spec.setdefault("EndpointSpec", {"Mode": "vip"})
+            template = spec["TaskTemplate"]
+            template.setdefault(
+                "RestartPolicy", {"Condition": "any", "Delay": 5 * SECOND, "MaxAttempts": 0}
+            )
+            template["ContainerSpec"].setdefault("StopGracePeriod", 10 * SECOND)
+        return service
+
+    async def service_create(self, spec: Json) -> Json:
+        self._require_manager()
+        spec = self._check_spec(spec)
+        service_id = new_id()
+        spec.setdefault("Name", f"service-{service_id[:6]}")
+        if any(s["Spec"]["Name"] == spec["Name"] for s in self.services.values()):
+            raise NameConflict(
+                "rpc error: code = AlreadyExists desc = name conflicts with an existing object: "
+                f"service {spec['Name']} already exists"
+            )
+        stamp = now()
+        service: Json = {
+            "ID": service_id,
+            "Version": {"Index": self._next_index()},
+            "CreatedAt": stamp,
+            "UpdatedAt": stamp,
+            "Spec": spec,
+            "Endpoint": self._endpoint(spec),
+        }
+        self.services[service_id] = service
+        self._reconcile(service)
+        return {"ID": service_id, "Warnings": None}
+
+    async def service_update(
+        self, ref: str, version: int, spec: Json, *, rollback: bool, rebalance: bool
+    ) -> Json:
+        service = self._resolve_service(ref)
+        if version != service["Version"]["Index"]:
+            raise OutOfSequence()
+        self.service_updates.append(
+            {"ID": service["ID"], "rollback": rollback, "rebalance": rebalance}
+        )
+        if rollback:
+            if "PreviousSpec" not in service:
+                raise FailedPrecondition(f"service {service['ID']} does not have a previous spec")
+            spec = service["PreviousSpec"]
+            status = {"State": "rollback_started", "Message": "manually requested rollback"}
+        else:
+            spec = self._check_spec(spec)
+            status = {"State": "updating", "Message": "update in progress"}
+        old_mode = "Global" in service["Spec"]["Mode"]
+        if ("Global" in spec["Mode"]) != old_mode:
+            raise InvalidArgument("service mode change is not allowed")
+        service["PreviousSpec"] = service["Spec"]
+        service["Spec"] = copy.deepcopy(spec)
+        service["Version"]["Index"] = self._next_index()
+        service["UpdatedAt"] = now()
+        service["Endpoint"] = self._endpoint(spec)
+        # As swarmkit: an update clears the status; the updater sets it when tasks change.
+        service.pop("UpdateStatus", None)
+        if service["PreviousSpec"]["TaskTemplate"] != spec["TaskTemplate"] or rollback:
+            service["UpdateStatus"] = self.next_update_status or {**status, "StartedAt": now()}
+            self.next_update_status = None
+        self._reconcile(service)
+        return {"Warnings": None}
+
+    async def service_remove(self, ref: str) -> None:
+        service = self._resolve_service(ref)
+        del self.services[service["ID"]]
+        for task_id in [t["ID"] for t in self.tasks.values() if t["ServiceID"] == service["ID"]]:
+            del self.tasks[task_id]
+
+    def service_logs(self, ref: str, options: LogOptions) -> AsyncIterator[LogMessage]:
+        def select() -> set[str]:
+            service = self._resolve_service(ref)
+            return {t["ID"] for t in self.tasks.values() if t["ServiceID"] == service["ID"]}
+
+        return self._logs(select, options)
+
+    # -- SwarmBackend: tasks -----------------------------------------------------------
+
+    async def tasks_list(self, filters: dict[str, list[str]]) -> list[Json]:
+        self._require_manager()
+        services = {self._resolve_service(v)["ID"] for v in filters.get("service", [])}
+        nodes = {self._resolve(v)["ID"] for v in filters.get("node", [])}
+
+        def name(task: Json) -> str:
+            service = self.services[task["ServiceID"]]
+            return f"{service['Spec']['Name']}.{task.get('Slot') or task['NodeID']}"
+
+        def matches(task: Json) -> bool:
+            service = self.services.get(task["ServiceID"])
+            checks: dict[str, Callable[[str], bool]] = {
+                "id": lambda v: task["ID"].startswith(v),
+                "name": lambda v: name(task).startswith(v),
+                "service": lambda v: task["ServiceID"] in services,
+                "node": lambda v: task["NodeID"] in nodes,
+                "label": lambda v: _label_matches(task.get("Labels") or {}, v),
+                "desired-state": lambda v: task["DesiredState"] == v,
+                "_up-to-date": lambda v: (
+                    service is not None and task["Spec"] == service["Spec"]["TaskTemplate"]
+                ),
+            }
+            return all(any(checks[key](v) for v in values) for key, values in filters.items())
+
+        return [copy.deepcopy(t) for t in self.tasks.values() if matches(t)]
+
+    async def task_inspect(self, task_id: str) -> Json:
+        return copy.deepcopy(self._resolve_task(task_id))
+
+    def task_logs(self, task_id: str, options: LogOptions) -> AsyncIterator[LogMessage]:
+        return self._logs(lambda: {self._resolve_task(task_id)["ID"]}, options)
+
+    async def _logs(
+        self, select: Callable[[], set[str]], options: LogOptions
+    ) -> AsyncIterator[LogMessage]:
+        task_ids = select()
+        sent = len(self.logs)
+        lines = [m for m in self.logs if m.task_id in task_ids and options.wants(m.line)]
+        if options.tail is not None:
+            lines = [
+                m
+                for m in lines
+                if options.tail
+                and m in [n for n in lines if n.task_id == m.task_id][-options.tail :]
+            ]
+        for message in sorted(lines, key=lambda m: m.line.time_ns):
+            yield message
+        if self.log_error is not None:
+            raise self.log_error
+        if not options.follow:
+            return
+        self.follow_streams += 1
+        try:
+            while True:
+                await asyncio.sleep(0.01)
+                task_ids = select()
+                for message in self.logs[sent:]:
+                    if message.task_id in task_ids and options.wants(message.line):
+                        yield message
+                sent = len(self.logs)
+        finally:
+            self.follow_streams -= 1
 
 
 def _label_matches(labels: dict[str, str], wanted: str) -> bool:

@@ -281,15 +281,15 @@ async def test_unexpected_backend_failures_answer_500_and_are_logged(
 
 
 async def test_tasks_of_a_node(in_swarm: Running, http: aiohttp.ClientSession) -> None:
-    node = in_swarm.backend.nodes[in_swarm.backend.node_id]
-    in_swarm.backend.tasks[node["ID"]] = [
-        {"ID": "t1", "NodeID": node["ID"], "DesiredState": "running"}
-    ]
-    filters = json.dumps({"node": [node["ID"]]})
+    node_id = in_swarm.backend.node_id
+    spec = {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "nginx"}}}
+    await in_swarm.backend.service_create(spec)
+    [mine] = [t["ID"] for t in in_swarm.backend.tasks.values() if t["NodeID"] == node_id]
+    filters = json.dumps({"node": [node_id]})
     status, tasks, _ = await call(http, "GET", "/tasks", params={"filters": filters})
-    assert status == 200 and [t["ID"] for t in tasks] == ["t1"]
+    assert status == 200 and [t["ID"] for t in tasks] == [mine]
     status, tasks, _ = await call(http, "GET", "/v1.47/tasks")
-    assert status == 200 and [t["ID"] for t in tasks] == ["t1"]
+    assert status == 200 and [t["ID"] for t in tasks] == [mine]
 
 
 async def test_hostile_requests_never_take_the_server_down(

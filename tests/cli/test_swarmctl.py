@@ -160,19 +160,21 @@ def test_node_ps_prints_the_task_table(swarm: Daemon) -> None:
     assert columns(result.stdout.splitlines()[0]) == [
         "ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS",
     ]  # fmt: skip
-    swarm.backend.tasks[swarm.backend.node_id] = [
-        {
-            "ID": "abcdefghijklmnopqrstuvwxy",
-            "Name": "web.1",
-            "NodeID": swarm.backend.node_id,
-            "DesiredState": "running",
-            "Spec": {"ContainerSpec": {"Image": "nginx:1@sha256:00"}},
-            "Status": {"State": "running", "Timestamp": "2020-01-01T00:00:00.5Z"},
-        }
-    ]
+    service = {
+        "ID": "s" * 25,
+        "Version": {"Index": 1},
+        "Spec": {
+            "Name": "web",
+            "TaskTemplate": {"ContainerSpec": {"Image": "nginx:1@sha256:00"}},
+            "Mode": {"Replicated": {"Replicas": 1}},
+        },
+    }
+    swarm.backend.services[service["ID"]] = service
+    task = swarm.backend.add_task(service, swarm.backend.node_id, slot=1)
+    task["Status"]["Timestamp"] = "2020-01-01T00:00:00.5Z"
     lines = swarm.swarmctl("node", "ps", "self").stdout.splitlines()
     cells = columns(lines[1])
-    assert cells[:5] == ["abcdefghijkl", "web.1", "nginx:1", "node-1", "Running"]
+    assert cells[:5] == [task["ID"][:12], "web.1", "nginx:1", "node-1", "Running"]
     assert cells[5].startswith("Running ") and cells[5].endswith(" years ago")
 
 

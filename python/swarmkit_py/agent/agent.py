@@ -9,6 +9,7 @@ leader. A node that was removed from the swarm is refused and stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import platform
@@ -18,14 +19,24 @@ from collections.abc import Callable
 from typing import Any
 
 from swarmkit_py import __version__
+from swarmkit_py.logs import LogMessage, LogOptions
 from swarmkit_py.pki import NodeCredentials, PermissionDeniedError, PKIError, RpcClient
 from swarmkit_py.pki.ca_client import connect
 from swarmkit_py.tasks import cancel_and_wait
+
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
 REGISTER = "Dispatcher.Register"
 HEARTBEAT = "Dispatcher.Heartbeat"
+ASSIGNMENTS = "Dispatcher.Assignments"
+UPDATE_TASK_STATUS = "Dispatcher.UpdateTaskStatus"
+PUBLISH_LOGS = "Dispatcher.PublishLogs"
+#: Log lines sent per call.
+LOG_BATCH = 500
+#: Status reports sent per call.
+STATUS_BATCH = 500
 
 
 def _meminfo() -> dict[str, int]:
@@ -63,7 +74,7 @@ def describe_host(
     }
 
 
-def current_load() -> dict[str, int]:
+def current_load(running_tasks: int = 0) -> dict[str, int]:
     """What the node uses now: running tasks, CPU (from the load average) and memory."""
     try:
         load1 = os.getloadavg()[0]
@@ -71,7 +82,24 @@ def current_load() -> dict[str, int]:
         load1 = 0.0
     info = _meminfo()
     used = info.get("MemTotal", 0) - info.get("MemAvailable", 0)
-    return {"RunningTasks": 0, "NanoCPUsUsed": int(load1 * 1e9), "MemoryBytesUsed": used}
+    return {
+        "RunningTasks": running_tasks,
+        "NanoCPUsUsed": int(load1 * 1e9),
+        "MemoryBytesUsed": used,
+    }
+
+
+async def _first_failure(coroutines: list[Any]) -> None:
+    """Runs the coroutines until one ends; cancels the others and re-raises."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _Redirect(Exception):
@@ -81,7 +109,13 @@ class _Redirect(Exception):
 
 
 class Agent:
-    """Keeps the session; `on_update` gets each answer (desired role, managers)."""
+    """Keeps the session; `on_update` gets each answer (desired role, managers).
+
+    With a `worker`, it also runs the node's tasks: the assignments the
+    dispatcher sends go to `worker.apply`, and the worker's status reports go
+    back in batches. Without a manager, tasks keep running as they are; on a
+    new session the agent first reports the state of every task it knows.
+    """
 
     def __init__(
         self,
@@ -92,6 +126,7 @@ class Agent:
         *,
         on_update: Callable[[dict[str, Any]], None] | None = None,
         on_removed: Callable[[str], None] | None = None,
+        worker: Worker | None = None,
     ) -> None:
         self._credentials = credentials
         self.managers = list(managers)
@@ -103,6 +138,16 @@ class Agent:
         self.connected_to: str | None = None
         self.heartbeat_period = 5.0
         self.stopped_reason: str | None = None
+        self.worker = worker
+        self._outbox: dict[str, dict[str, Any]] = {}
+        self._outbox_ready = asyncio.Event()
+
+    def queue_reports(self, updates: list[dict[str, Any]]) -> None:
+        """Task status reports from the worker, sent as soon as a session allows."""
+        for update in updates:
+            self._outbox[str(update["task_id"])] = update["status"]
+        if self._outbox:
+            self._outbox_ready.set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -156,18 +201,122 @@ class Agent:
                 raise _Redirect(str(answer["redirect"] or ""))
             self.connected_to = address
             self._absorb(answer)
-            session = answer["session_id"]
-            while True:
-                await asyncio.sleep(self.heartbeat_period)
+            session = str(answer["session_id"])
+            loops = [self._heartbeats(client, session)]
+            if self.worker is not None:
+                for status in self.worker.statuses():
+                    self._outbox.setdefault(str(status["task_id"]), status["status"])
+                self._outbox_ready.set()
+                loops.append(self._send_reports(client, session))
+                loops.append(self._follow_assignments(address, session, client))
+            await _first_failure(loops)
+        finally:
+            await client.close()
+
+    async def _heartbeats(self, client: RpcClient, session: str) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_period)
+            running = self.worker.running_count() if self.worker is not None else 0
+            answer = await asyncio.wait_for(
+                client.call(HEARTBEAT, {"session_id": session, "load": current_load(running)}),
+                timeout=max(5.0, 3 * self.heartbeat_period),
+            )
+            if "redirect" in answer:
+                raise _Redirect(str(answer["redirect"] or ""))
+            self._absorb(answer)
+
+    async def _send_reports(self, client: RpcClient, session: str) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                items = list(self._outbox.items())[:STATUS_BATCH]
+                updates = [{"task_id": k, "status": v} for k, v in items]
                 answer = await asyncio.wait_for(
-                    client.call(HEARTBEAT, {"session_id": session, "load": current_load()}),
+                    client.call(UPDATE_TASK_STATUS, {"session_id": session, "updates": updates}),
                     timeout=max(5.0, 3 * self.heartbeat_period),
                 )
                 if "redirect" in answer:
                     raise _Redirect(str(answer["redirect"] or ""))
-                self._absorb(answer)
+                for key, value in items:
+                    if self._outbox.get(key) is value:
+                        del self._outbox[key]
+
+    async def _follow_assignments(self, address: str, session: str, main: RpcClient) -> None:
+        """Long-polls the node's assignments on a connection of its own."""
+        assert self.worker is not None
+        host, _, port = address.rpartition(":")
+        client = await connect((host, int(port)), self._credentials())
+        known = ""
+        publishers: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                answer = await asyncio.wait_for(
+                    client.call(
+                        ASSIGNMENTS,
+                        {"session_id": session, "known": known, "wait": self.heartbeat_period},
+                    ),
+                    timeout=max(5.0, 3 * self.heartbeat_period),
+                )
+                if "redirect" in answer:
+                    raise _Redirect(str(answer["redirect"] or ""))
+                known = str(answer.get("version") or "")
+                tasks = answer.get("tasks")
+                if isinstance(tasks, list):
+                    await self.worker.apply([t for t in tasks if isinstance(t, dict)])
+                    subs = {str(sub.get("id")): sub for sub in answer.get("logs") or []}
+                    for sub_id in list(publishers):
+                        if sub_id not in subs:
+                            publishers.pop(sub_id).cancel()
+                    for sub_id, sub in subs.items():
+                        if sub_id not in publishers:
+                            publishers[sub_id] = asyncio.ensure_future(
+                                self._publish_logs(main, session, sub)
+                            )
         finally:
+            for publisher in publishers.values():
+                publisher.cancel()
             await client.close()
+
+    async def _publish_logs(self, client: RpcClient, session: str, sub: dict[str, Any]) -> None:
+        """Sends the logs a subscription asks for, then says done (unless following)."""
+        assert self.worker is not None
+        worker = self.worker
+        options = LogOptions.from_wire(sub.get("options") or {})
+        queue: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=4 * LOG_BATCH)
+
+        async def read(task_id: str) -> None:
+            try:
+                async for line in worker.logs(task_id, options):
+                    await queue.put(LogMessage(line, "", "", task_id).to_wire())
+            except Exception as e:  # a task without logs here: nothing to send
+                log.debug("logs of task %s: %s", task_id, e)
+
+        readers = [asyncio.ensure_future(read(str(t))) for t in sub.get("tasks") or []]
+        try:
+            while True:
+                batch: list[list[Any]] = []
+                with contextlib.suppress(TimeoutError):
+                    batch.append(await asyncio.wait_for(queue.get(), 0.2))
+                while not queue.empty() and len(batch) < LOG_BATCH:
+                    batch.append(queue.get_nowait())
+                finished = all(r.done() for r in readers) and queue.empty()
+                if not batch and not finished:
+                    continue
+                answer = await client.call(
+                    PUBLISH_LOGS,
+                    {
+                        "session_id": session,
+                        "id": sub.get("id"),
+                        "messages": batch,
+                        "done": finished,
+                    },
+                )
+                if answer.get("closed") or finished:
+                    return
+        finally:
+            for reader in readers:
+                reader.cancel()
 
     def _absorb(self, answer: dict[str, Any]) -> None:
         period = answer.get("heartbeat_period")

@@ -8,7 +8,10 @@ JSON shape (`../shared/reference/docker-engine-api-v1.47.yaml`); errors are
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
+
+from ..logs import LogMessage, LogOptions
 
 Json = dict[str, Any]
 
@@ -72,5 +75,46 @@ class SwarmBackend(Protocol):
     async def node_remove(self, node_ref: str, force: bool) -> None:
         """`DELETE /nodes/{id}?force=`."""
 
-    async def node_tasks(self, node_ref: str) -> list[Json]:
-        """Tasks assigned to the node (`node ps`); empty until services exist."""
+    # -- services --------------------------------------------------------------
+
+    async def services_list(self, filters: dict[str, list[str]], status: bool) -> list[Json]:
+        """`GET /services?filters=&status=` (filters: id, label, mode, name); with
+        `status`, each service carries `ServiceStatus{RunningTasks, DesiredTasks,
+        CompletedTasks}`."""
+
+    async def service_inspect(self, ref: str, insert_defaults: bool) -> Json:
+        """`GET /services/{id}?insertDefaults=`: by full ID, name, or unique ID
+        prefix; `insert_defaults` fills unset fields with their defaults."""
+
+    async def service_create(self, spec: Json) -> Json:
+        """`POST /services/create` with a ServiceSpec; answers
+        `{"ID": ..., "Warnings": [...] or None}`."""
+
+    async def service_update(
+        self, ref: str, version: int, spec: Json, *, rollback: bool, rebalance: bool
+    ) -> Json:
+        """`POST /services/{id}/update?version=` with the full ServiceSpec;
+        `rollback` (`?rollback=previous`) swaps in the previous spec instead,
+        `rebalance` (our `?rebalance=true`) also spreads the running tasks anew.
+        Answers `{"Warnings": [...]}`."""
+
+    async def service_remove(self, ref: str) -> None:
+        """`DELETE /services/{id}`."""
+
+    def service_logs(self, ref: str, options: LogOptions) -> AsyncIterator[LogMessage]:
+        """`GET /services/{id}/logs`: the lines of the service's tasks, ending
+        when they are all sent unless `options.follow`. Errors (no such
+        service) are raised by the first `__anext__`."""
+
+    # -- tasks -------------------------------------------------------------------
+
+    async def tasks_list(self, filters: dict[str, list[str]]) -> list[Json]:
+        """`GET /tasks?filters=` (id, name, service, node, label, desired-state,
+        _up-to-date); `service` and `node` values are IDs, names or unique ID
+        prefixes."""
+
+    async def task_inspect(self, task_id: str) -> Json:
+        """`GET /tasks/{id}`: by full ID or unique ID prefix."""
+
+    def task_logs(self, task_id: str, options: LogOptions) -> AsyncIterator[LogMessage]:
+        """`GET /tasks/{id}/logs`: as `service_logs`, for one task."""

@@ -8,21 +8,26 @@ raise the `SwarmError` subclass their status and message stand for.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import ssl
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import SwarmError, error_for_status
+from ..logs import LogLine, LogMessage, LogOptions
+from ..model.times import SECOND, parse_time
 from ..pki.tls import harden
-from .server import API_VERSION
+from .server import API_VERSION, MULTIPLEXED_STREAM, STREAM_TYPES, SYSTEM_ERROR_STREAM
 
 Json = dict[str, Any]
 
@@ -43,12 +48,28 @@ class DaemonUnreachable(ClientError):
     http_status = 503
 
 
+class LogStreamError(SwarmError):
+    """The daemon reported a failure in the middle of a log stream (Docker's
+    system-error frame, e.g. "Error grabbing logs: ...")."""
+
+    http_status = 500
+
+
 class TLSFileError(ClientError):
     """A certificate or key file given for the API's TLS cannot be used."""
 
 
 def _bool(value: bool) -> str:
     return "1" if value else "0"
+
+
+def _ref(ref: str) -> str:
+    return quote(ref, safe="")
+
+
+def _unix_seconds(nanoseconds: int) -> str:
+    """Docker's spelling of a point in time in a query: `seconds.nanoseconds`."""
+    return f"{nanoseconds // SECOND}.{nanoseconds % SECOND:09d}"
 
 
 def resolve_host(host: str | None) -> str:
@@ -230,10 +251,7 @@ class APIClient:
                 answer_headers = dict(response.headers)
                 status = response.status
         except (aiohttp.ClientConnectionError, OSError) as err:
-            raise DaemonUnreachable(
-                f"Cannot connect to the swarmkit daemon at {self.host}. Is swarmd running? "
-                f"({err or type(err).__name__})"
-            ) from err
+            raise self._unreachable(err) from err
         except TimeoutError as err:
             raise DaemonUnreachable(
                 f"the swarmkit daemon at {self.host} did not answer in time"
@@ -245,9 +263,14 @@ class APIClient:
             except ValueError:
                 decoded = text
         if status >= 400:
-            message = decoded.get("message") if isinstance(decoded, dict) else None
-            raise error_for_status(status, str(message or text.strip() or f"HTTP {status}"))
+            raise _error_answer(status, text)
         return decoded, answer_headers
+
+    def _unreachable(self, err: BaseException) -> DaemonUnreachable:
+        return DaemonUnreachable(
+            f"Cannot connect to the swarmkit daemon at {self.host}. Is swarmd running? "
+            f"({err or type(err).__name__})"
+        )
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         answer, _ = await self._call(method, path, **kwargs)
@@ -336,3 +359,148 @@ class APIClient:
         params = {"filters": json.dumps(filters)} if filters else None
         answer: list[Json] = await self._json("GET", "/tasks", params=params)
         return answer
+
+    async def task_inspect(self, task_id: str) -> Json:
+        answer: Json = await self._json("GET", f"/tasks/{_ref(task_id)}")
+        return answer
+
+    def task_logs(self, task_id: str, options: LogOptions) -> AsyncGenerator[LogMessage, None]:
+        """The task's log lines as they come (see `service_logs`)."""
+        return self._logs(f"/tasks/{_ref(task_id)}/logs", options)
+
+    # -- services ------------------------------------------------------------------
+
+    async def services_list(
+        self, filters: dict[str, list[str]] | None = None, status: bool = False
+    ) -> list[Json]:
+        """`GET /services`; with `status` each service has its `ServiceStatus`
+        (RunningTasks, DesiredTasks, CompletedTasks)."""
+        params = {"status": _bool(status)}
+        if filters:
+            params["filters"] = json.dumps(filters)
+        answer: list[Json] = await self._json("GET", "/services", params=params)
+        return answer
+
+    async def service_inspect(self, ref: str, insert_defaults: bool = False) -> Json:
+        answer: Json = await self._json(
+            "GET", f"/services/{_ref(ref)}", params={"insertDefaults": _bool(insert_defaults)}
+        )
+        return answer
+
+    async def service_create(self, spec: Json) -> Json:
+        """`POST /services/create`: `{"ID": ..., "Warnings": [...] or None}`."""
+        answer: Json = await self._json("POST", "/services/create", body=spec)
+        return answer
+
+    async def service_update(
+        self,
+        ref: str,
+        version: int,
+        spec: Json,
+        rollback: bool = False,
+        rebalance: bool = False,
+    ) -> Json:
+        """`POST /services/{id}/update?version=` with the full spec;
+        `rollback` asks for the previous spec instead (`?rollback=previous`),
+        `rebalance` (ours) to spread the running tasks anew. Answers
+        `{"Warnings": [...]}`."""
+        params = {"version": str(version)}
+        if rollback:
+            params["rollback"] = "previous"
+        if rebalance:
+            params["rebalance"] = "1"
+        answer = await self._json("POST", f"/services/{_ref(ref)}/update", params=params, body=spec)
+        return answer if isinstance(answer, dict) else {"Warnings": None}
+
+    async def service_remove(self, ref: str) -> None:
+        await self._call("DELETE", f"/services/{_ref(ref)}")
+
+    def service_logs(self, ref: str, options: LogOptions) -> AsyncGenerator[LogMessage, None]:
+        """The service's log lines as they come, decoded from Docker's
+        multiplexed stream; with `options.follow` until the caller stops
+        iterating. Every message carries its time and task context whatever
+        `options.timestamps` and `options.details` say (those are for how the
+        caller prints it). A failure the daemon reports mid-stream raises
+        `LogStreamError` after the lines before it."""
+        return self._logs(f"/services/{_ref(ref)}/logs", options)
+
+    async def _logs(self, path: str, options: LogOptions) -> AsyncGenerator[LogMessage, None]:
+        params = {
+            "stdout": _bool(options.stdout),
+            "stderr": _bool(options.stderr),
+            "follow": _bool(options.follow),
+            "timestamps": "1",
+            "details": "1",
+            "tail": "all" if options.tail is None else str(options.tail),
+        }
+        if options.since_ns:
+            params["since"] = _unix_seconds(options.since_ns)
+        if options.until_ns:
+            params["until"] = _unix_seconds(options.until_ns)
+        url = f"{self._base_url}/v{API_VERSION}{path}"
+        try:
+            response = await self._session.get(url, params=params)
+        except (aiohttp.ClientConnectionError, OSError) as err:
+            raise self._unreachable(err) from err
+        async with response:
+            if response.status >= 400:
+                raise _error_answer(response.status, await response.text())
+            try:
+                async for log_message in _read_log_stream(response):
+                    yield log_message
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as err:
+                raise LogStreamError(f"the log stream from the daemon broke off: {err}") from err
+
+
+def _error_answer(status: int, text: str) -> SwarmError:
+    """The error an Engine API error answer (`{"message": ...}`) stands for."""
+    message = None
+    with contextlib.suppress(ValueError):
+        decoded = json.loads(text)
+        message = decoded.get("message") if isinstance(decoded, dict) else None
+    return error_for_status(status, str(message or text.strip() or f"HTTP {status}"))
+
+
+async def _read_log_stream(response: aiohttp.ClientResponse) -> AsyncIterator[LogMessage]:
+    content = response.content
+    if response.headers.get("Content-Type", "") != MULTIPLEXED_STREAM:
+        # A TTY task's stream (or an old daemon's): no frames, all stdout.
+        while line := await content.readline():
+            yield _decode_log_line(1, line)
+        return
+    while True:
+        try:
+            header = await content.readexactly(8)
+        except asyncio.IncompleteReadError as err:
+            if err.partial:
+                raise LogStreamError("the log stream ended inside a frame") from err
+            return
+        payload = await content.readexactly(int.from_bytes(header[4:], "big"))
+        if header[0] == SYSTEM_ERROR_STREAM:
+            text = payload.decode(errors="replace").strip()
+            raise LogStreamError(f"error from daemon in stream: {text}")
+        yield _decode_log_line(header[0], payload)
+
+
+_STREAM_NAMES = {number: name for name, number in STREAM_TYPES.items()}
+
+
+def _decode_log_line(stream_type: int, payload: bytes) -> LogMessage:
+    """`<RFC 3339 time> <details> <line>` (what `_logs` asks for) as a LogMessage."""
+    stamp, _, rest = payload.partition(b" ")
+    details, _, data = rest.partition(b" ")
+    try:
+        time_ns = parse_time(stamp.decode("ascii", errors="replace"))
+    except SwarmError as err:
+        raise LogStreamError(f"invalid log line from the daemon: {payload[:80]!r}") from err
+    attributes: dict[str, str] = {}
+    for pair in details.decode(errors="replace").split(","):
+        key, _, value = pair.partition("=")
+        attributes[unquote_plus(key)] = unquote_plus(value)
+    stream = _STREAM_NAMES.get(stream_type, "stdout")
+    return LogMessage(
+        LogLine(time_ns, "stderr" if stream == "stderr" else "stdout", data),
+        attributes.get("com.docker.swarm.node.id", ""),
+        attributes.get("com.docker.swarm.service.id", ""),
+        attributes.get("com.docker.swarm.task.id", ""),
+    )

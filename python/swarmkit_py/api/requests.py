@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import InvalidArgument
+from ..logs import LogOptions
+from ..model.times import SECOND, parse_time
 
 Check = Callable[[Any, str], Any]
 
@@ -46,6 +48,69 @@ def query_version(request: web.Request, kind: str) -> int:
             f"from the {kind} you read before updating"
         )
     return int(raw)
+
+
+def query_choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str:
+    """A string query parameter that must be one of `choices` ("" when absent)."""
+    raw = request.query.get(name, "")
+    if raw and raw not in choices:
+        raise InvalidArgument(
+            f"invalid value for {name}: {raw[:64]!r}: expected one of {', '.join(choices)}"
+        )
+    return raw
+
+
+def query_time(request: web.Request, name: str) -> int:
+    """A point in time as Unix nanoseconds (0 when absent): Docker's
+    `seconds[.fraction]`, or an RFC 3339 time."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return 0
+    seconds, dot, fraction = raw.partition(".")
+    if (
+        seconds.isascii()
+        and seconds.isdigit()
+        and len(seconds) <= 12
+        and (not dot or (fraction.isascii() and fraction.isdigit() and len(fraction) <= 20))
+    ):
+        return int(seconds) * SECOND + int(fraction[:9].ljust(9, "0") if dot else "0")
+    try:
+        return max(0, parse_time(raw))
+    except InvalidArgument:
+        raise InvalidArgument(
+            f'invalid value for "{name}": {raw[:64]!r}: expected Unix seconds (e.g. '
+            "1700000000.5) or an RFC 3339 time (e.g. 2024-01-02T15:04:05Z)"
+        ) from None
+
+
+def query_log_options(request: web.Request) -> LogOptions:
+    """The options of `GET /services/{id}/logs` and `/tasks/{id}/logs`, with
+    Docker's rules: `stdout` and `stderr` default to false and one is needed,
+    `tail` is "all" or a count."""
+    stdout, stderr = query_bool(request, "stdout"), query_bool(request, "stderr")
+    if not stdout and not stderr:
+        raise InvalidArgument(
+            "must specify at least one of 'stdout' or 'stderr' (add ?stdout=1&stderr=1)"
+        )
+    raw_tail = request.query.get("tail", "")
+    tail: int | None = None
+    if raw_tail not in ("", "all"):
+        if not raw_tail.isascii() or not raw_tail.isdigit() or len(raw_tail) > 18:
+            raise InvalidArgument(
+                f"invalid value for tail: {raw_tail[:64]!r}: tail value must be a positive "
+                'integer or "all"'
+            )
+        tail = int(raw_tail)
+    return LogOptions(
+        stdout=stdout,
+        stderr=stderr,
+        since_ns=query_time(request, "since"),
+        until_ns=query_time(request, "until"),
+        tail=tail,
+        follow=query_bool(request, "follow"),
+        timestamps=query_bool(request, "timestamps"),
+        details=query_bool(request, "details"),
+    )
 
 
 def query_filters(request: web.Request, accepted: frozenset[str]) -> dict[str, list[str]]:
@@ -272,4 +337,18 @@ SWARM_JOIN_REQUEST = obj(
 NODE_SPEC = obj(
     {"Name": string, "Labels": string_map, "Role": ROLE, "Availability": AVAILABILITY},
     required=("Role", "Availability"),
+)
+
+# A ServiceSpec is checked here only for its shape (each part an object of the
+# right kind); its meaning is the daemon's to validate.
+SERVICE_SPEC = obj(
+    {
+        "Name": string,
+        "Labels": string_map,
+        "TaskTemplate": obj({"ContainerSpec": obj({}), "ForceUpdate": UINT64}),
+        "Mode": obj({}),
+        "UpdateConfig": obj({}),
+        "RollbackConfig": obj({}),
+        "EndpointSpec": obj({}),
+    }
 )

@@ -9,6 +9,7 @@ so the `docker` CLI and the Docker SDK work against it unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -16,21 +17,32 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 from aiohttp import web
 
 from .. import __version__
 from ..errors import InvalidArgument, SwarmError
+from ..logs import LogMessage, LogOptions
+from ..model.times import format_time
 from . import requests as rq
 from .backend import SwarmBackend
 
 API_VERSION = "1.47"
 MAX_BODY_BYTES = 2 * 1024 * 1024
 NODE_FILTERS = frozenset({"id", "label", "membership", "name", "node.label", "role"})
-# /tasks is served only as far as `node ps` needs until services exist.
-TASK_FILTERS = frozenset({"node", "desired-state"})
+SERVICE_FILTERS = frozenset({"id", "label", "mode", "name"})
+TASK_FILTERS = frozenset({"id", "name", "service", "node", "label", "desired-state", "_up-to-date"})
+# Docker's media types of a log stream: frames with 8-byte headers, or (TTY
+# tasks, and clients older than API 1.42) the same bytes labelled raw.
+MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+RAW_STREAM = "application/vnd.docker.raw-stream"
+STREAM_TYPES = {"stdout": 1, "stderr": 2}
+SYSTEM_ERROR_STREAM = 3
+# How often a follow stream with nothing to send checks that its client is still there.
+DISCONNECT_CHECK_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +54,12 @@ _VERSIONED_PATH = re.compile(r"^/v([0-9.]+)(/.*)$")
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))
+
+
+def _request_version(request: web.Request) -> tuple[int, ...]:
+    """The API version the client asked for in the path (ours when unversioned)."""
+    match = _VERSIONED_PATH.match(request.path)
+    return _version_tuple(match.group(1) if match else API_VERSION)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -178,20 +196,184 @@ async def node_remove(request: web.Request) -> web.Response:
     return web.Response()
 
 
-async def tasks_list(request: web.Request) -> web.Response:
-    """`GET /tasks` for the `node` and `desired-state` filters (`node ps`)."""
-    backend = _backend(request)
-    filters = rq.query_filters(request, TASK_FILTERS)
-    node_refs = filters.get("node")
-    if node_refs is None:
-        node_refs = [node["ID"] for node in await backend.nodes_list({})]
-    tasks: dict[str, Any] = {}
-    for ref in node_refs:
-        for task in await backend.node_tasks(ref):
-            tasks[str(task.get("ID"))] = task
-    states = filters.get("desired-state")
-    answer = [t for t in tasks.values() if states is None or t.get("DesiredState") in states]
+# -- services ------------------------------------------------------------------
+
+
+async def services_list(request: web.Request) -> web.Response:
+    filters = rq.query_filters(request, SERVICE_FILTERS)
+    # Docker ignores `status` from clients older than API 1.41.
+    status = rq.query_bool(request, "status") and _request_version(request) >= (1, 41)
+    return _json(await _backend(request).services_list(filters, status))
+
+
+async def service_create(request: web.Request) -> web.Response:
+    # X-Registry-Auth is accepted and ignored: no registry credentials are used.
+    spec = await rq.json_body(request, rq.SERVICE_SPEC, "ServiceSpec")
+    answer = await _backend(request).service_create(spec)
+    return _json(answer, status=201)
+
+
+async def service_inspect(request: web.Request) -> web.Response:
+    insert_defaults = rq.query_bool(request, "insertDefaults")
+    return _json(await _backend(request).service_inspect(request.match_info["id"], insert_defaults))
+
+
+async def service_update(request: web.Request) -> web.Response:
+    version = rq.query_version(request, "service")
+    rollback = rq.query_choice(request, "rollback", ("none", "previous"))
+    rq.query_choice(request, "registryAuthFrom", ("spec", "previous-spec"))
+    rebalance = rq.query_bool(request, "rebalance")
+    spec = await rq.json_body(request, rq.SERVICE_SPEC, "ServiceSpec")
+    answer = await _backend(request).service_update(
+        request.match_info["id"],
+        version,
+        spec,
+        rollback=rollback == "previous",
+        rebalance=rebalance,
+    )
     return _json(answer)
+
+
+async def service_remove(request: web.Request) -> web.Response:
+    await _backend(request).service_remove(request.match_info["id"])
+    return web.Response()
+
+
+async def service_logs(request: web.Request) -> web.StreamResponse:
+    backend = _backend(request)
+    ref = request.match_info["id"]
+    options = rq.query_log_options(request)
+    service = await backend.service_inspect(ref, False)
+    tty = _tty(service.get("Spec", {}).get("TaskTemplate", {}))
+    return await _stream_logs(request, backend.service_logs(ref, options), options, tty)
+
+
+# -- tasks -----------------------------------------------------------------------
+
+
+async def tasks_list(request: web.Request) -> web.Response:
+    filters = rq.query_filters(request, TASK_FILTERS)
+    return _json(await _backend(request).tasks_list(filters))
+
+
+async def task_inspect(request: web.Request) -> web.Response:
+    return _json(await _backend(request).task_inspect(request.match_info["id"]))
+
+
+async def task_logs(request: web.Request) -> web.StreamResponse:
+    backend = _backend(request)
+    task_id = request.match_info["id"]
+    options = rq.query_log_options(request)
+    task = await backend.task_inspect(task_id)
+    tty = _tty(task.get("Spec", {}))
+    return await _stream_logs(request, backend.task_logs(task_id, options), options, tty)
+
+
+# -- log streams -------------------------------------------------------------------
+
+
+def _tty(task_spec: Any) -> bool:
+    container = task_spec.get("ContainerSpec") if isinstance(task_spec, dict) else None
+    return isinstance(container, dict) and container.get("TTY") is True
+
+
+def log_frame(message: LogMessage, options: LogOptions, multiplexed: bool) -> bytes:
+    """One log line as Docker writes it: `[time ][details ]line`, the time in
+    RFC 3339 with nine fractional digits and the details Docker's sorted,
+    query-escaped `key=value` pairs; multiplexed, behind an 8-byte header
+    (stream type, three zero bytes, big-endian payload length)."""
+    payload = message.line.data
+    if options.details:
+        attributes = {
+            "com.docker.swarm.node.id": message.node_id,
+            "com.docker.swarm.service.id": message.service_id,
+            "com.docker.swarm.task.id": message.task_id,
+        }
+        details = ",".join(
+            f"{quote_plus(key, safe='')}={quote_plus(value, safe='')}"
+            for key, value in sorted(attributes.items())
+        )
+        payload = details.encode() + b" " + payload
+    if options.timestamps:
+        payload = format_time(message.line.time_ns).encode() + b" " + payload
+    if not multiplexed:
+        return payload
+    return _frame_header(STREAM_TYPES[message.line.stream], len(payload)) + payload
+
+
+def _frame_header(stream_type: int, length: int) -> bytes:
+    return bytes((stream_type, 0, 0, 0)) + length.to_bytes(4, "big")
+
+
+async def _stream_logs(
+    request: web.Request,
+    messages: AsyncIterator[LogMessage],
+    options: LogOptions,
+    tty: bool,
+) -> web.StreamResponse:
+    """Sends `messages` as they come. Once the 200 is out, a failure can only
+    be reported inside the stream: Docker's system-error frame
+    (`Error grabbing logs: ...`), which the docker CLI prints and exits on."""
+    multiplexed = not tty
+    content_type = RAW_STREAM
+    if multiplexed and _request_version(request) >= (1, 42):
+        content_type = MULTIPLEXED_STREAM
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    await response.prepare(request)
+    try:
+        async with contextlib.aclosing(_until_disconnected(request, messages)) as stream:
+            async for message in stream:
+                if options.wants(message.line):
+                    await response.write(log_frame(message, options, multiplexed))
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away; nobody is left to tell
+    except Exception as err:
+        if not isinstance(err, SwarmError):
+            log.exception("%s %s failed while streaming", request.method, request.path)
+        reason = err.message if isinstance(err, SwarmError) else str(err) or type(err).__name__
+        data = f"Error grabbing logs: {reason}\n".encode()
+        if multiplexed:
+            data = _frame_header(SYSTEM_ERROR_STREAM, len(data)) + data
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(data)
+            await response.write_eof()
+    return response
+
+
+async def _until_disconnected(
+    request: web.Request, messages: AsyncIterator[LogMessage]
+) -> AsyncGenerator[LogMessage, None]:
+    """`messages`, stopping (and closing them) once the client has gone away,
+    even while no message comes (a `follow` stream of a quiet service)."""
+    iterator = aiter(messages)
+    pending: asyncio.Task[LogMessage] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=DISCONNECT_CHECK_SECONDS)
+            if not done:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    return
+                continue
+            try:
+                message = pending.result()
+            except StopAsyncIteration:
+                return
+            finally:
+                pending = None
+            yield message
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                await pending
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -208,7 +390,15 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/nodes/{id}", node_inspect),
     ("DELETE", "/nodes/{id}", node_remove),
     ("POST", "/nodes/{id}/update", node_update),
+    ("GET", "/services", services_list),
+    ("POST", "/services/create", service_create),
+    ("GET", "/services/{id}", service_inspect),
+    ("DELETE", "/services/{id}", service_remove),
+    ("POST", "/services/{id}/update", service_update),
+    ("GET", "/services/{id}/logs", service_logs),
     ("GET", "/tasks", tasks_list),
+    ("GET", "/tasks/{id}", task_inspect),
+    ("GET", "/tasks/{id}/logs", task_logs),
 ]
 
 

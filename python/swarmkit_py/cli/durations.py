@@ -1,9 +1,12 @@
 """Go-style durations (`1h30m`, `5s`, `100ms`, `2160h0m0s`), the spelling
-docker's flags use; the Engine API carries them as integer nanoseconds."""
+docker's flags use; the Engine API carries them as integer nanoseconds. Also
+docker's `--since` times, absolute or a duration ago."""
 
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -67,3 +70,28 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
 
 
 DURATION = Duration()
+
+
+def parse_since(text: str, now_ns: int | None = None) -> int:
+    """Docker's `--since`/`--until`: a duration ago (`42m`), Unix seconds
+    (`1700000000.5`), an RFC 3339 time, or a local date or time without zone
+    (`2024-01-02`, `2024-01-02T15:04:05`); as Unix nanoseconds."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if text != "0":
+        try:
+            return now_ns - parse_duration(text)
+        except ValueError:
+            pass
+    if re.fullmatch(r"\d+(\.\d{1,9})?", text):
+        seconds, _, fraction = text.partition(".")
+        return int(seconds) * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f'failed to parse value as time or duration: "{text}" (e.g. 42m, '
+            "2013-01-02T13:23:37Z or 1700000000)"
+        ) from None
+    whole = int(moment.timestamp())  # local time when no zone is given, like docker
+    digits = re.search(r"\.(\d+)", text.partition("T")[2])
+    return whole * 1_000_000_000 + int((digits.group(1) if digits else "0")[:9].ljust(9, "0"))

@@ -1,6 +1,7 @@
 """`swarmctl node ...`: docker's `node` commands (ls, inspect, ps, rm,
 promote, demote, update), same flags, same columns, plus the TASKS, CPU and
-MEMORY columns our nodes report in their `Load`."""
+MEMORY columns our nodes report in their `Load`. `node ps` prints the task
+table of `tasks.py`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from ..errors import SwarmError
 from .common import CommandError, CommandFailed, fail_item, run
 from .output import (
     FORMAT_OPTION,
-    ago,
     bytes_size,
     cpus,
     go_time,
@@ -24,6 +24,7 @@ from .output import (
     print_json_lines,
     print_table,
 )
+from .tasks import print_tasks
 
 Json = dict[str, Any]
 
@@ -37,16 +38,6 @@ NODE_COLUMNS = [
     ("TASKS", "Tasks"),
     ("CPU", "CPU"),
     ("MEMORY", "Memory"),
-]
-TASK_COLUMNS = [
-    ("ID", "ID"),
-    ("NAME", "Name"),
-    ("IMAGE", "Image"),
-    ("NODE", "Node"),
-    ("DESIRED STATE", "DesiredState"),
-    ("CURRENT STATE", "CurrentState"),
-    ("ERROR", "Error"),
-    ("PORTS", "Ports"),
 ]
 
 
@@ -286,50 +277,12 @@ def node_ps(
 
     async def work(api: APIClient) -> None:
         tasks: list[Json] = []
-        hostnames: dict[str, str] = {}
         for ref in refs or ("self",):
             target = await api.node_inspect(await resolve(api, ref))
-            hostnames[target["ID"]] = target.get("Description", {}).get("Hostname", "")
             tasks += await api.tasks_list({**filter_map, "node": [target["ID"]]})
-        if quiet:
-            for task in tasks:
-                click.echo(task.get("ID", ""))
-            return
-        rows = [task_row(task, hostnames, no_trunc) for task in tasks]
-        if output_format == "json":
-            print_json_lines(rows, sort_keys=True)
-        else:
-            print_table(
-                [header for header, _ in TASK_COLUMNS],
-                [[row[field] for _, field in TASK_COLUMNS] for row in rows],
-            )
+        await print_tasks(api, tasks, no_trunc or quiet, quiet, output_format)
 
     run(ctx, work)
-
-
-def task_row(task: Json, hostnames: dict[str, str], no_trunc: bool) -> dict[str, str]:
-    """One `node ps` row in docker's field names."""
-    status = task.get("Status", {})
-    task_id = str(task.get("ID", ""))
-    image = str(task.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
-    if not no_trunc:
-        image = image.split("@", 1)[0]
-    name = task.get("Name") or f"{task.get('ServiceID', '')}.{task.get('Slot', '')}"
-    ports = [
-        f"*:{p.get('PublishedPort')}->{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}"
-        for p in status.get("PortStatus", {}).get("Ports") or []
-    ]
-    state = pretty(str(status.get("State", "")))
-    return {
-        "ID": task_id if no_trunc else task_id[:12],
-        "Name": str(name),
-        "Image": image,
-        "Node": hostnames.get(str(task.get("NodeID", "")), str(task.get("NodeID", ""))),
-        "DesiredState": pretty(str(task.get("DesiredState", ""))),
-        "CurrentState": f"{state} {ago(str(status.get('Timestamp', '')))}".strip(),
-        "Error": str(status.get("Err", "")),
-        "Ports": ", ".join(ports),
-    }
 
 
 @node.command("rm")

@@ -151,3 +151,21 @@ def ago(text: str) -> str:
     if when is None:
         return ""
     return human_duration((datetime.now(UTC) - when).total_seconds()) + " ago"
+
+
+def short_image(image: str) -> str:
+    """An image reference as docker's tables show it: a tagged reference
+    loses its digest and the default registry (`docker.io/library/nginx:1@sha256:...`
+    -> `nginx:1`); anything else is left as it is."""
+    name, _, _ = image.partition("@")
+    if ":" not in name.rsplit("/", 1)[-1]:
+        return image
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def truncate_id(identifier: str) -> str:
+    """Docker's TruncateID: the first 12 characters."""
+    return identifier[:12]

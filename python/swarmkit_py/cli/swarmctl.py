@@ -1,5 +1,5 @@
-"""`swarmctl`: docker's `swarm` and `node` commands against a swarmkit-py
-node's API.
+"""`swarmctl`: docker's `swarm`, `node` and `service` commands against a
+swarmkit-py node's API.
 
     swarmctl -H unix:///var/lib/swarmd/api.sock node ls
     swarmctl -H tcp://10.0.0.1:2376 --tlsverify --tlscacert ca.pem \
@@ -15,6 +15,7 @@ import click
 from .. import __version__
 from .common import Settings, TLSOptions
 from .node import node
+from .service import service
 from .swarm import swarm
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -64,6 +65,7 @@ def cli(
 
 cli.add_command(swarm)
 cli.add_command(node)
+cli.add_command(service)
 
 
 def main() -> None:

@@ -146,6 +146,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label", action="append", type=_label, default=[], help="engine label k=v")
     p.add_argument("--runtime", default="process", help=f"task runtime: {', '.join(RUNTIMES)}")
     p.add_argument("--storage", default="file", help=f"raft storage: {', '.join(STORAGES)}")
+    p.add_argument(
+        "--scheduler",
+        default="spread",
+        choices=("spread", "binpack"),
+        help="how this node's manager places tasks (when it leads)",
+    )
     p.add_argument("--raft-tick", type=float, default=1.0, help="seconds per raft tick")
     p.add_argument("--election-ticks", type=int, default=10)
     p.add_argument("--heartbeat-ticks", type=int, default=1)
@@ -161,6 +167,7 @@ async def run(args: argparse.Namespace, tcp: TcpEndpoint | None = None) -> None:
         tick_interval=args.raft_tick,
         election_ticks=args.election_ticks,
         heartbeat_ticks=args.heartbeat_ticks,
+        strategy=args.scheduler,
     )
     daemon = Daemon(config)
     await daemon.start()

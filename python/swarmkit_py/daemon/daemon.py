@@ -10,6 +10,7 @@ import logging
 import os
 import platform
 import shutil
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from swarmkit_py import __version__
 from swarmkit_py.agent import Agent, describe_host
+from swarmkit_py.agent.worker import Worker
 from swarmkit_py.errors import (
     AlreadyInSwarm,
     FailedPrecondition,
@@ -26,6 +28,7 @@ from swarmkit_py.errors import (
     NotManager,
     SwarmError,
 )
+from swarmkit_py.logs import LogMessage, LogOptions
 from swarmkit_py.manager import Manager, ManagerConfig
 from swarmkit_py.manager.ca_store import NODE_PREFIX, initial_ca_meta, record_to_meta
 from swarmkit_py.manager.manager import join_raft
@@ -49,6 +52,7 @@ from swarmkit_py.pki import join as pki_join
 from swarmkit_py.pki.ca_client import certificate_status
 from swarmkit_py.raft import RaftError
 from swarmkit_py.raft.config import parse_addr
+from swarmkit_py.runtime.process import ProcessRuntime
 from swarmkit_py.tasks import cancel_and_wait
 
 from .state import LocalState, load_state, remove_state, save_state
@@ -73,6 +77,8 @@ class DaemonConfig:
     tick_interval: float = 1.0
     election_ticks: int = 10
     heartbeat_ticks: int = 1
+    #: The scheduling strategy of this node's manager: "spread" or "binpack".
+    strategy: str = "spread"
 
 
 def _addresses(request: Json) -> tuple[str, str]:
@@ -114,6 +120,7 @@ class Daemon:
         self.keystore = KeyStore(self.data_dir / "certificates")
         self.manager: Manager | None = None
         self.agent: Agent | None = None
+        self.worker: Worker | None = None
         self.credentials: NodeCredentials | None = None
         self._lock = asyncio.Lock()
         self._role_task: asyncio.Task[None] | None = None
@@ -129,7 +136,7 @@ class Daemon:
             self.credentials = self.keystore.load()
             if self.state.role == "manager":
                 await self._start_manager(bootstrap=False)
-            self._start_agent()
+            await self._start_agent()
 
     async def stop(self) -> None:
         await cancel_and_wait(self._cert_task)
@@ -137,6 +144,9 @@ class Daemon:
         if self.agent is not None:
             await self.agent.stop()
             self.agent = None
+        if self.worker is not None:
+            await self.worker.stop(stop_tasks=True)
+            self.worker = None
         if self.manager is not None:
             await self.manager.stop()
             self.manager = None
@@ -151,6 +161,7 @@ class Daemon:
             tick_interval=self.config.tick_interval,
             election_ticks=self.config.election_ticks,
             heartbeat_ticks=self.config.heartbeat_ticks,
+            strategy=self.config.strategy,
         )
 
     async def _start_manager(self, bootstrap: bool) -> Manager:
@@ -159,10 +170,20 @@ class Daemon:
         await self.manager.start()
         return self.manager
 
+    def _task_reports(self, updates: list[dict[str, Any]]) -> None:
+        # Without an agent the reports wait: a new session resends every status.
+        if self.agent is not None:
+            self.agent.queue_reports(updates)
+
     def _description(self) -> dict[str, Any]:
         return describe_host(self.config.hostname, self.config.labels)
 
-    def _start_agent(self) -> None:
+    async def _start_agent(self) -> None:
+        if self.worker is None:
+            self.worker = Worker(
+                ProcessRuntime(self.data_dir), self.data_dir, self.state.node_id, self._task_reports
+            )
+            await self.worker.start()
         managers = list(self.state.managers)
         if self.state.role == "manager":
             managers.insert(0, self.state.advertise_addr)
@@ -173,6 +194,7 @@ class Daemon:
             self._description(),
             on_update=self._on_agent_update,
             on_removed=self._on_removed,
+            worker=self.worker,
         )
         self.agent.start()
         if self._cert_task is None:
@@ -257,7 +279,7 @@ class Daemon:
             shutil.rmtree(self.data_dir / "raft", ignore_errors=True)
             self.state.role, self.state.raft_id = "worker", 0
             save_state(self.data_dir, self.state)
-        self._start_agent()
+        await self._start_agent()
         log.info("this node is now a %s", role)
 
     def _on_removed(self, reason: str) -> None:
@@ -412,7 +434,7 @@ class Daemon:
             await self._forget()
             raise
         save_state(self.data_dir, self.state)
-        self._start_agent()
+        await self._start_agent()
         return node_id
 
     async def swarm_join(self, request: Json) -> None:
@@ -462,7 +484,7 @@ class Daemon:
             await self._forget()
             raise
         save_state(self.data_dir, self.state)
-        self._start_agent()
+        await self._start_agent()
 
     async def swarm_leave(self, force: bool) -> None:
         async with self._lock:
@@ -497,7 +519,7 @@ class Daemon:
     async def _forget(self) -> None:
         """Drops all swarm state of this node (after leave, or a failed init/join)."""
         await self.stop()
-        for sub in ("certificates", "raft"):
+        for sub in ("certificates", "raft", "tasks"):
             shutil.rmtree(self.data_dir / sub, ignore_errors=True)
         remove_state(self.data_dir)
         self.state = LocalState()
@@ -533,6 +555,67 @@ class Daemon:
     async def node_remove(self, node_ref: str, force: bool) -> None:
         await (await self._cluster_manager(read=True)).control.node_remove(node_ref, force)
 
-    async def node_tasks(self, node_ref: str) -> list[Json]:
-        (await self._cluster_manager(read=True)).store.resolve_node(node_ref)
-        return []
+    # -- SwarmBackend: services and tasks ----------------------------------------
+
+    async def services_list(self, filters: dict[str, list[str]], status: bool) -> list[Json]:
+        return (await self._cluster_manager(read=True)).services.services_list(filters, status)
+
+    async def service_inspect(self, ref: str, insert_defaults: bool) -> Json:
+        return (await self._cluster_manager(read=True)).services.service_inspect(
+            ref, insert_defaults
+        )
+
+    async def service_create(self, spec: Json) -> Json:
+        return await (await self._cluster_manager(read=True)).services.service_create(spec)
+
+    async def service_update(
+        self, ref: str, version: int, spec: Json, *, rollback: bool, rebalance: bool
+    ) -> Json:
+        manager = await self._cluster_manager(read=True)
+        return await manager.services.service_update(
+            ref, version, spec, rollback=rollback, rebalance=rebalance
+        )
+
+    async def service_remove(self, ref: str) -> None:
+        await (await self._cluster_manager(read=True)).services.service_remove(ref)
+
+    async def tasks_list(self, filters: dict[str, list[str]]) -> list[Json]:
+        return (await self._cluster_manager(read=True)).services.tasks_list(filters)
+
+    async def task_inspect(self, task_id: str) -> Json:
+        return (await self._cluster_manager(read=True)).services.task_inspect(task_id)
+
+    async def service_logs(self, ref: str, options: LogOptions) -> AsyncIterator[LogMessage]:
+        manager = await self._cluster_manager(read=True)
+        service = manager.store.resolve_service(ref)
+        async for message in _task_logs(
+            manager, manager.store.list_tasks(service_id=service["ID"]), options
+        ):
+            yield message
+
+    async def task_logs(self, task_id: str, options: LogOptions) -> AsyncIterator[LogMessage]:
+        manager = await self._cluster_manager(read=True)
+        task = manager.services.task_inspect(task_id)
+        async for message in _task_logs(manager, [task], options):
+            yield message
+
+
+async def _task_logs(
+    manager: Manager, tasks: list[Json], options: LogOptions
+) -> AsyncIterator[LogMessage]:
+    """The logs of `tasks`, from the nodes that ran them, with their origin filled in."""
+    by_node: dict[str, list[str]] = {}
+    service_of: dict[str, str] = {}
+    for task in tasks:
+        if task.get("NodeID"):
+            by_node.setdefault(str(task["NodeID"]), []).append(str(task["ID"]))
+            service_of[str(task["ID"])] = str(task.get("ServiceID") or "")
+    if not by_node:
+        return
+    node_of = {t: n for n, ids in by_node.items() for t in ids}
+    async for message in manager.logs(by_node, options):
+        yield replace(
+            message,
+            node_id=node_of.get(message.task_id, message.node_id),
+            service_id=service_of.get(message.task_id, ""),
+        )

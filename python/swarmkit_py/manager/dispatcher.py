@@ -19,15 +19,24 @@ from typing import Any
 
 from swarmkit_py.errors import SwarmError
 from swarmkit_py.model import Node, NodeDescription, NodeLoad, NodeSpec, NodeStatus, Role
+from swarmkit_py.model.task import TASK_STATES, state_rank
 from swarmkit_py.pki import ANY_NODE, CallContext, Method, NodeRole
 from swarmkit_py.pki.rpc import Params
-from swarmkit_py.store import ClusterStore, Txn
+from swarmkit_py.store import Change, ClusterStore, Txn
 from swarmkit_py.tasks import cancel_and_wait
+
+from .logbroker import LogBroker
 
 log = logging.getLogger(__name__)
 
 REGISTER = "Dispatcher.Register"
 HEARTBEAT = "Dispatcher.Heartbeat"
+ASSIGNMENTS = "Dispatcher.Assignments"
+UPDATE_TASK_STATUS = "Dispatcher.UpdateTaskStatus"
+#: Task status reports from all nodes are written together this often.
+STATUS_BATCH_INTERVAL = 0.05
+#: Status reports written per store transaction.
+STATUS_BATCH_OPS = 500
 #: Missed periods before a node is down.
 GRACE_PERIODS = 3
 
@@ -57,6 +66,19 @@ class Dispatcher:
         self._sessions: dict[str, Session] = {}
         self._leading_since: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        # Assignments: a version per node, bumped when what the node must run changes.
+        self._epoch = secrets.token_hex(4)
+        self._versions: dict[str, int] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._statuses: dict[str, dict[str, Any]] = {}
+        self._statuses_ready = asyncio.Event()
+        store.add_listener(self._on_change)
+        self.logs = LogBroker(
+            lambda node_id: node_id in self._sessions,
+            self._bump,
+            lambda context, params: self._session_of(context, params)[0],
+        )
 
     @property
     def heartbeat_period(self) -> float:
@@ -69,14 +91,137 @@ class Dispatcher:
         return {
             REGISTER: Method(self._register, ANY_NODE),
             HEARTBEAT: Method(self._heartbeat, ANY_NODE),
+            ASSIGNMENTS: Method(self._assignments, ANY_NODE),
+            UPDATE_TASK_STATUS: Method(self._update_task_status, ANY_NODE),
+            **self.logs.methods(),
         }
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._watch())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._watch())
+        self._flush_task = loop.create_task(self._flush_statuses())
+        self.logs.start()
 
     async def stop(self) -> None:
+        self._store.remove_listener(self._on_change)
         await cancel_and_wait(self._task)
-        self._task = None
+        await cancel_and_wait(self._flush_task)
+        self._task = self._flush_task = None
+        await self.logs.stop()
+
+    # -- assignments ---------------------------------------------------------
+
+    def _on_change(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.table == "*":
+                for node_id in list(self._changed):
+                    self._bump(node_id)
+            elif change.table == "tasks" and _assignment_changed(change.before, change.after):
+                for obj in (change.before, change.after):
+                    if isinstance(obj, dict) and obj.get("NodeID"):
+                        self._bump(str(obj["NodeID"]))
+
+    def _bump(self, node_id: str) -> None:
+        self._versions[node_id] = self._versions.get(node_id, 0) + 1
+        event = self._changed.get(node_id)
+        if event is not None:
+            event.set()
+
+    def _version(self, node_id: str) -> str:
+        return f"{self._epoch}:{self._versions.get(node_id, 0)}"
+
+    def assigned_tasks(self, node_id: str) -> list[dict[str, Any]]:
+        """What the node must know of: tasks wanted running, and tasks it may
+        still be running."""
+        return [
+            task
+            for task in self._store.list_tasks(node_id=node_id)
+            if state_rank(str(task.get("DesiredState"))) <= _RUNNING
+            or state_rank(str((task.get("Status") or {}).get("State"))) < _COMPLETE
+        ]
+
+    def _session_of(self, context: CallContext, params: Params) -> tuple[str, Session]:
+        assert context.peer is not None
+        node_id = context.peer.node_id
+        session = self._sessions.get(node_id)
+        if session is None or session.session_id != params.get("session_id"):
+            raise _SessionInvalid()
+        return node_id, session
+
+    async def _assignments(self, context: CallContext, params: Params) -> Params:
+        """Long poll: answers at once if the node's tasks changed since `known`,
+        else when they change or after `wait` seconds (at most a heartbeat period)."""
+        redirect = self._redirect()
+        if redirect is not None:
+            return redirect
+        node_id, session = self._session_of(context, params)
+        session.last_seen = time.monotonic()
+        if params.get("known") == self._version(node_id):
+            event = self._changed.setdefault(node_id, asyncio.Event())
+            event.clear()
+            wait = float(params.get("wait") or self.heartbeat_period)
+            try:
+                await asyncio.wait_for(event.wait(), min(wait, self.heartbeat_period))
+            except TimeoutError:
+                pass
+            if not self._is_leader():
+                return {"redirect": self._leader_address() or ""}
+            session.last_seen = time.monotonic()
+            if params.get("known") == self._version(node_id):
+                return {"version": self._version(node_id), "unchanged": True}
+        self._changed.setdefault(node_id, asyncio.Event())
+        return {
+            "version": self._version(node_id),
+            "tasks": self.assigned_tasks(node_id),
+            "logs": self.logs.for_node(node_id),
+        }
+
+    async def _update_task_status(self, context: CallContext, params: Params) -> Params:
+        """Queues the node's task status reports; they are written in batches."""
+        redirect = self._redirect()
+        if redirect is not None:
+            return redirect
+        node_id, session = self._session_of(context, params)
+        session.last_seen = time.monotonic()
+        updates = params.get("updates")
+        if not isinstance(updates, list):
+            raise SwarmError("updates must be a list")
+        for update in updates:
+            if not isinstance(update, dict):
+                continue
+            task_id, status = update.get("task_id"), update.get("status")
+            if not isinstance(task_id, str) or not isinstance(status, dict):
+                continue
+            if status.get("State") not in TASK_STATES:
+                continue
+            task = self._store.get_task(task_id)
+            if task is None or task.get("NodeID") != node_id:
+                continue  # not this node's task (any more)
+            queued = self._statuses.get(task_id)
+            if queued is None or state_rank(str(status["State"])) >= state_rank(
+                str(queued.get("State"))
+            ):
+                self._statuses[task_id] = status
+        if self._statuses:
+            self._statuses_ready.set()
+        return {}
+
+    async def _flush_statuses(self) -> None:
+        while True:
+            await self._statuses_ready.wait()
+            await asyncio.sleep(STATUS_BATCH_INTERVAL)
+            self._statuses_ready.clear()
+            batch, self._statuses = self._statuses, {}
+            items = list(batch.items())
+            for start in range(0, len(items), STATUS_BATCH_OPS):
+                txn = Txn()
+                for task_id, status in items[start : start + STATUS_BATCH_OPS]:
+                    txn.patch_task(task_id, status=status)
+                try:
+                    await self._propose(txn)
+                except SwarmError as e:
+                    # Agents send their full state again when their session restarts.
+                    log.info("task status reports not written: %s", e)
 
     def _answer(self, node_id: str) -> Params:
         node = self._store.get_node(node_id)
@@ -180,6 +325,7 @@ class Dispatcher:
                         state="down", message="heartbeat failure", addr=node.status.addr
                     )
                     self._sessions.pop(node.id, None)
+                    self.logs.node_gone(node.id)
                     await self._write(updated, node.version.index)
 
     async def _mark_all(self, before: str, after: str, message: str) -> None:
@@ -194,6 +340,16 @@ class Dispatcher:
                 await self._propose(txn)
             except SwarmError as e:
                 log.debug("marking nodes %s failed: %s", after, e)
+
+
+_RUNNING = state_rank("running")
+_COMPLETE = state_rank("complete")
+
+
+def _assignment_changed(before: object, after: object) -> bool:
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return True
+    return any(before.get(k) != after.get(k) for k in ("DesiredState", "Spec", "NodeID"))
 
 
 class _SessionInvalid(SwarmError):

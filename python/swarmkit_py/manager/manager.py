@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,26 +14,32 @@ from typing import Any
 from cryptography import x509
 
 from swarmkit_py.errors import LeadershipMoved, NoLeader
+from swarmkit_py.logs import LogMessage, LogOptions
 from swarmkit_py.model import Cluster, Node
 from swarmkit_py.pki import (
     MANAGERS_ONLY,
     ManagerServer,
     NodeCredentials,
     NodeRole,
+    RpcClient,
     SwarmCA,
     authorize_peer,
     client_context,
     utc_now,
 )
+from swarmkit_py.pki.ca_client import connect
 from swarmkit_py.raft import RaftConfig, RaftNode
 from swarmkit_py.store import Change, ClusterStore, StoreStateMachine, Txn
 
+from . import logbroker
 from .ca_store import ReplicatedCAStore
 from .control import Control
 from .dispatcher import Dispatcher
 from .members import JOIN, LEAVE, RaftMembers, leader_address, manager_addresses
+from .orchestration import Orchestrator
 from .proposer import Proposer, error_from_wire
 from .rpc_pool import RpcPool
+from .services import ServiceControl
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,8 @@ class ManagerConfig:
     tick_interval: float = 1.0
     election_ticks: int = 10
     heartbeat_ticks: int = 1
+    #: The scheduling strategy: "spread" (Docker's) or "binpack".
+    strategy: str = "spread"
 
 
 class Manager:
@@ -98,6 +107,10 @@ class Manager:
             self._raft_id_for,
         )
         self.control = Control(self)
+        self.services = ServiceControl(self)
+        self.orchestrator = Orchestrator(
+            self.store, self.propose, lambda: self.raft.is_leader, strategy=config.strategy
+        )
         methods = {}
         methods.update(self.proposer.methods())
         methods.update(self.dispatcher.methods())
@@ -169,9 +182,11 @@ class Manager:
         self._running = True
         self.dispatcher.start()
         self.members.start()
+        self.orchestrator.start()
 
     async def stop(self) -> None:
         self._running = False
+        await self.orchestrator.stop()
         await self.dispatcher.stop()
         await self.members.stop()
         await self.server.close()
@@ -230,6 +245,42 @@ class Manager:
 
     def leader_address(self) -> str | None:
         return leader_address(self.raft)
+
+    def logs(self, tasks: dict[str, list[str]], options: LogOptions) -> AsyncIterator[LogMessage]:
+        """The logs of `tasks` (node ID -> task IDs), through the leader's broker
+        (on a connection of their own when the leader is another manager)."""
+        broker = self.dispatcher.logs
+        remote: list[RpcClient] = []
+
+        async def subscribe() -> str:
+            if self.raft.is_leader:
+                return broker.subscribe(tasks, options)
+            leader = self.leader_address()
+            if leader is None:
+                raise NoLeader()
+            host, _, port = leader.rpartition(":")
+            remote.append(await connect((host, int(port)), self.credentials))
+            answer = await remote[0].call(
+                logbroker.SUBSCRIBE, {"tasks": tasks, "options": options.to_wire()}
+            )
+            return str(answer["id"])
+
+        async def read(sub_id: str, wait: float) -> tuple[list[list[Any]], bool]:
+            if not remote:
+                return await broker.read(sub_id, wait)
+            answer = await remote[0].call(logbroker.READ, {"id": sub_id, "wait": wait})
+            return list(answer.get("messages") or []), bool(answer.get("done"))
+
+        async def close(sub_id: str) -> None:
+            if not remote:
+                broker.close(sub_id)
+                return
+            try:
+                await remote[0].call(logbroker.CLOSE, {"id": sub_id})
+            finally:
+                await remote[0].close()
+
+        return logbroker.stream(subscribe, read, close)
 
     def manager_addresses(self) -> list[str]:
         return manager_addresses(self.raft)

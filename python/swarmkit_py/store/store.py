@@ -471,7 +471,8 @@ class ClusterStore:
 def _patched(task: dict[str, Any], op: PatchTask) -> dict[str, Any] | None:
     """``task`` with ``op``'s forward moves applied (a shallow copy), or None if
     nothing moves."""
-    status = task.get("Status") if isinstance(task.get("Status"), dict) else {}
+    raw = task.get("Status")
+    status: dict[str, Any] = raw if isinstance(raw, dict) else {}
     state = str(status.get("State", "new"))
     if op.node_id is not None:
         node = task.get("NodeID") or ""
