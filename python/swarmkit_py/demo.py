@@ -1,7 +1,8 @@
 """The swarmkit-py demo: a local swarm of 3 managers and 2 workers, each a real
 `swarmd` process on loopback, driven with `swarmctl` exactly as a user would.
-It loses its leader to `kill -9`, elects another, and takes the dead manager
-back with its identity intact.
+It runs a service of 6 replicas (each task a real process), loses its leader
+to `kill -9`, elects another, replaces the dead node's tasks, takes the dead
+manager back with its identity intact, drains a worker and rolls out an update.
 
     python -m swarmkit_py.demo
 """
@@ -63,6 +64,10 @@ async def run(base: Path) -> None:
         with console.status("waiting for every node to report in..."):
             await s.wait_nodes_ready(5)
         await swarmctl(s, 2, "node", "ls")
+        await swarmctl(s, 1, "service", "create", "--name", "web", "--replicas", "6",
+                       "--update-monitor", "1s", "busybox", "sh", "-c",
+                       "echo hello from task $SWARMKIT_TASK_ID; exec sleep 3600")  # fmt: skip
+        await swarmctl(s, 2, "service", "ps", "web")
 
         rows = await s.node_ls(2)
         leader = leader_of(rows)
@@ -90,6 +95,10 @@ async def run(base: Path) -> None:
             timeout=20,
         )
         await swarmctl(s, survivor, "node", "ls")
+        with console.status(f"replacing the tasks that ran on {leader}..."):
+            await _wait_running(s, survivor, "web", 6, avoid=leader)
+        await swarmctl(s, survivor, "service", "ls")
+        await swarmctl(s, survivor, "service", "ps", "web", "--filter", "desired-state=running")
 
         console.print(f"\nrestarting {leader} on its data directory")
         await s.restart(index)
@@ -104,12 +113,39 @@ async def run(base: Path) -> None:
         )
         await swarmctl(s, index, "node", "update", "--availability", "drain", "node5")
         await swarmctl(s, index, "node", "ls")
+        with console.status("moving node5's tasks elsewhere..."):
+            await _wait_running(s, index, "web", 6, avoid="node5")
+        await swarmctl(s, index, "service", "update", "--env-add", "COLOR=blue",
+                       "--update-parallelism", "2", "web")  # fmt: skip
+        await swarmctl(s, index, "service", "ps", "web", "--filter", "desired-state=running")
+        logs = (await s.swarmctl(index, "service", "logs", "--tail", "1", "web")).stdout
+        show(f"swarmctl -H node{index} service logs --tail 1 web", logs)
         console.print(
-            "[bold green]✔ the swarm lost its leader, elected another, and took the old one "
-            "back with its identity intact[/]"
+            "[bold green]✔ the swarm lost its leader, elected another, kept its service at 6 "
+            "running tasks, took the old leader back with its identity intact, drained a node "
+            "and rolled out an update[/]"
         )
     finally:
         await s.stop()
+
+
+async def _wait_running(s: LocalSwarm, via: int, service: str, count: int, avoid: str) -> None:
+    """Until `count` tasks of `service` run, none of them on node `avoid`."""
+    import json
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = await s.swarmctl(
+            via, "service", "ps", service, "--filter", "desired-state=running",
+            "--format", "json", check=False,
+        )  # fmt: skip
+        if r.returncode == 0:
+            rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+            running = [x for x in rows if str(x.get("CurrentState", "")).startswith("Running")]
+            if len(running) == count and all(x.get("Node") != avoid for x in running):
+                return
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"{service} did not get back to {count} running tasks")
 
 
 def main(argv: list[str] | None = None) -> None:
