@@ -1,5 +1,5 @@
 """`swarmctl`: docker's `swarm`, `node` and `service` commands against a
-swarmkit-py node's API.
+swarmkit-py node's API, `plugin ls`, and commands plugins add.
 
     swarmctl -H unix:///var/lib/swarmd/api.sock node ls
     swarmctl -H tcp://10.0.0.1:2376 --tlsverify --tlscacert ca.pem \
@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..plugins import Plugins
 from .common import Settings, TLSOptions
 from .node import node
+from .plugin import plugin
 from .service import service
 from .swarm import swarm
 
@@ -66,10 +68,12 @@ def cli(
 cli.add_command(swarm)
 cli.add_command(node)
 cli.add_command(service)
+cli.add_command(plugin)
 
 
 def main() -> None:
-    """The `swarmctl` console script."""
+    """The `swarmctl` console script (with the commands installed plugins add)."""
+    Plugins().add_commands(cli)
     cli(prog_name="swarmctl")
 
 

@@ -25,11 +25,9 @@ from swarmkit_py.api.client import TLSFileError, load_tls_files
 from swarmkit_py.api.server import serve
 from swarmkit_py.errors import SwarmError
 from swarmkit_py.pki.tls import harden
+from swarmkit_py.plugins import PluginError, Plugins
 
 from .daemon import Daemon, DaemonConfig
-
-RUNTIMES = ("process",)
-STORAGES = ("file",)
 
 
 def _label(text: str) -> tuple[str, str]:
@@ -144,13 +142,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--hostname", help="the node's hostname (default: this machine's)")
     p.add_argument("--label", action="append", type=_label, default=[], help="engine label k=v")
-    p.add_argument("--runtime", default="process", help=f"task runtime: {', '.join(RUNTIMES)}")
-    p.add_argument("--storage", default="file", help=f"raft storage: {', '.join(STORAGES)}")
+    p.add_argument("--runtime", default="process", help="task runtime plugin (process)")
+    p.add_argument("--storage", default="file", help="raft storage plugin (file)")
     p.add_argument(
         "--scheduler",
         default="spread",
-        choices=("spread", "binpack"),
-        help="how this node's manager places tasks (when it leads)",
+        help="scheduler plugin for this node's manager when it leads (spread, binpack)",
     )
     p.add_argument("--raft-tick", type=float, default=1.0, help="seconds per raft tick")
     p.add_argument("--election-ticks", type=int, default=10)
@@ -159,7 +156,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-async def run(args: argparse.Namespace, tcp: TcpEndpoint | None = None) -> None:
+async def run(
+    args: argparse.Namespace, tcp: TcpEndpoint | None = None, plugins: Plugins | None = None
+) -> None:
     config = DaemonConfig(
         data_dir=args.data_dir,
         hostname=args.hostname,
@@ -167,7 +166,10 @@ async def run(args: argparse.Namespace, tcp: TcpEndpoint | None = None) -> None:
         tick_interval=args.raft_tick,
         election_ticks=args.election_ticks,
         heartbeat_ticks=args.heartbeat_ticks,
-        strategy=args.scheduler,
+        runtime=args.runtime,
+        storage=args.storage,
+        scheduler=args.scheduler,
+        plugins=plugins,
     )
     daemon = Daemon(config)
     await daemon.start()
@@ -207,20 +209,18 @@ async def run(args: argparse.Namespace, tcp: TcpEndpoint | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.runtime not in RUNTIMES:
-        raise SystemExit(
-            f"swarmd: unknown runtime {args.runtime!r}; installed: {', '.join(RUNTIMES)}"
-        )
-    if args.storage not in STORAGES:
-        raise SystemExit(
-            f"swarmd: unknown storage {args.storage!r}; installed: {', '.join(STORAGES)}"
-        )
-    tcp = tcp_endpoint(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    plugins = Plugins()
     try:
-        asyncio.run(run(args, tcp))
+        for kind in ("runtime", "storage", "scheduler"):
+            plugins.choose(kind, getattr(args, kind))
+    except PluginError as e:
+        raise SystemExit(f"swarmd: {e}") from None
+    tcp = tcp_endpoint(args)
+    try:
+        asyncio.run(run(args, tcp, plugins))
     except RuntimeError as e:
         raise SystemExit(f"swarmd: {e}") from None
 

@@ -50,9 +50,9 @@ from swarmkit_py.pki import (
 from swarmkit_py.pki import JoinTokens as PkiJoinTokens
 from swarmkit_py.pki import join as pki_join
 from swarmkit_py.pki.ca_client import certificate_status
+from swarmkit_py.plugins import Plugins
 from swarmkit_py.raft import RaftError
 from swarmkit_py.raft.config import parse_addr
-from swarmkit_py.runtime.process import ProcessRuntime
 from swarmkit_py.tasks import cancel_and_wait
 
 from .state import LocalState, load_state, remove_state, save_state
@@ -77,8 +77,12 @@ class DaemonConfig:
     tick_interval: float = 1.0
     election_ticks: int = 10
     heartbeat_ticks: int = 1
-    #: The scheduling strategy of this node's manager: "spread" or "binpack".
-    strategy: str = "spread"
+    #: Plugins chosen by name (see `swarmd --runtime/--storage/--scheduler`).
+    runtime: str = "process"
+    storage: str = "file"
+    scheduler: str = "spread"
+    #: The installed plugins; None: the built-ins only.
+    plugins: Plugins | None = None
 
 
 def _addresses(request: Json) -> tuple[str, str]:
@@ -121,6 +125,11 @@ class Daemon:
         self.manager: Manager | None = None
         self.agent: Agent | None = None
         self.worker: Worker | None = None
+        self.plugins = config.plugins or Plugins(load_entry_points=False)
+        # Unknown names fail here, before anything starts, listing what is installed.
+        self.runtime_factory = self.plugins.choose("runtime", config.runtime)
+        self.plugins.choose("storage", config.storage)
+        self.plugins.choose("scheduler", config.scheduler)
         self.credentials: NodeCredentials | None = None
         self._lock = asyncio.Lock()
         self._role_task: asyncio.Task[None] | None = None
@@ -161,7 +170,8 @@ class Daemon:
             tick_interval=self.config.tick_interval,
             election_ticks=self.config.election_ticks,
             heartbeat_ticks=self.config.heartbeat_ticks,
-            strategy=self.config.strategy,
+            plugins=self.plugins,
+            scheduler=self.config.scheduler,
         )
 
     async def _start_manager(self, bootstrap: bool) -> Manager:
@@ -181,7 +191,10 @@ class Daemon:
     async def _start_agent(self) -> None:
         if self.worker is None:
             self.worker = Worker(
-                ProcessRuntime(self.data_dir), self.data_dir, self.state.node_id, self._task_reports
+                self.runtime_factory(self.data_dir),
+                self.data_dir,
+                self.state.node_id,
+                self._task_reports,
             )
             await self.worker.start()
         managers = list(self.state.managers)
@@ -347,6 +360,8 @@ class Daemon:
             "NCPU": os.cpu_count() or 1,
             "MemTotal": desc["Resources"]["MemoryBytes"],
             "Swarm": swarm,
+            "SwarmkitPlugins": self.plugins.describe(),
+            "SwarmkitRuntime": self.config.runtime,
             "Containers": 0,
             "Images": 0,
         }

@@ -28,6 +28,7 @@ from swarmkit_py.pki import (
     utc_now,
 )
 from swarmkit_py.pki.ca_client import connect
+from swarmkit_py.plugins import Plugins
 from swarmkit_py.raft import RaftConfig, RaftNode
 from swarmkit_py.store import Change, ClusterStore, StoreStateMachine, Txn
 
@@ -55,8 +56,9 @@ class ManagerConfig:
     tick_interval: float = 1.0
     election_ticks: int = 10
     heartbeat_ticks: int = 1
-    #: The scheduling strategy: "spread" (Docker's) or "binpack".
-    strategy: str = "spread"
+    #: The scheduler and the rest of the installed plugins (None: the built-ins).
+    plugins: Plugins | None = None
+    scheduler: str = "spread"
 
 
 class Manager:
@@ -108,9 +110,12 @@ class Manager:
         )
         self.control = Control(self)
         self.services = ServiceControl(self)
+        self.plugins = config.plugins or Plugins(load_entry_points=False)
+        scheduler = self.plugins.choose("scheduler", config.scheduler)
         self.orchestrator = Orchestrator(
-            self.store, self.propose, lambda: self.raft.is_leader, strategy=config.strategy
+            self.store, self.propose, lambda: self.raft.is_leader, schedule=scheduler.schedule
         )
+        self.store.add_listener(self._notify_plugins)
         methods = {}
         methods.update(self.proposer.methods())
         methods.update(self.dispatcher.methods())
@@ -127,6 +132,18 @@ class Manager:
             if cluster is not None:
                 expiry = cluster.spec.ca_config.node_cert_expiry
                 self.ca.node_cert_validity = timedelta(microseconds=expiry // 1000)
+
+    def _notify_plugins(self, changes: list[Change]) -> None:
+        """Task and node observers (on the leader, which decides what happens)."""
+        if not self.raft.is_leader:
+            return
+        for change in changes:
+            if change.table == "tasks" and isinstance(change.after, dict):
+                previous = change.before if isinstance(change.before, dict) else None
+                self.plugins.notify("task_changed", task=change.after, previous=previous)
+            elif change.table == "nodes" and isinstance(change.after, Node):
+                before = change.before.to_api() if isinstance(change.before, Node) else None
+                self.plugins.notify("node_changed", node=change.after.to_api(), previous=before)
 
     def _raft_id_for(self, address: str) -> int:
         for member in self.raft.members.values():

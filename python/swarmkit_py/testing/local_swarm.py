@@ -63,6 +63,10 @@ class LocalSwarm:
     raft_tick: float = 0.05
     election_ticks: int = 20
     dispatcher_heartbeat: str = "500ms"
+    #: `swarmd --runtime` for every node (a runtime plugin's name).
+    runtime: str = "process"
+    #: Extra `swarmd` arguments for every node.
+    extra_args: tuple[str, ...] = ()
     nodes: dict[int, SwarmNode] = field(default_factory=dict)
 
     async def start(self, form: bool = True) -> None:
@@ -97,6 +101,8 @@ class LocalSwarm:
             "--raft-tick", str(self.raft_tick),
             "--election-ticks", str(self.election_ticks),
             "--log-level", "INFO",
+            "--runtime", self.runtime,
+            *self.extra_args,
         ]  # fmt: skip
         with open(self.base_dir / f"node{i}.log", "ab") as out:
             n.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)

@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from swarmkit_py.errors import SwarmError
+from swarmkit_py.plugins.builtins import BuiltinScheduler
 from swarmkit_py.store import Change, ClusterStore, Txn
 from swarmkit_py.tasks import cancel_and_wait
 
 from .plan import Plan
 from .reaper import reap
 from .reconcile import ServiceReconciler
-from .scheduling import schedule_pending, wants_scheduling
+from .scheduling import ScheduleFn, schedule_pending, wants_scheduling
 from .update import UpdateTimers, update_service
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,12 @@ class Orchestrator:
         store: ClusterStore,
         propose: Callable[[Txn], Awaitable[int]],
         is_leader: Callable[[], bool],
-        strategy: str = "spread",
+        schedule: ScheduleFn | None = None,
     ) -> None:
         self._store = store
         self._propose = propose
         self._is_leader = is_leader
-        self.strategy = strategy
+        self.schedule_fn: ScheduleFn = schedule or BuiltinScheduler("spread").schedule
         self._dirty: set[str] = set()
         self._all_dirty = True
         self._wake = asyncio.Event()
@@ -159,6 +160,6 @@ class Orchestrator:
             return
         services = {str(sv["ID"]): sv for sv in store.list_services()}
         for txn in schedule_pending(
-            tasks, store.list_nodes(), services, time.time_ns(), self.strategy
+            tasks, store.list_nodes(), services, time.time_ns(), self.schedule_fn
         ):
             await self._propose(txn)

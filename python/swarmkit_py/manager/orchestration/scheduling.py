@@ -3,7 +3,7 @@ assignments and `no suitable node (...)` reasons out, as store patches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from swarmkit_py.model import Node
@@ -11,11 +11,14 @@ from swarmkit_py.model.constraints import node_attributes
 from swarmkit_py.model.service import host_ports, placement, reservations
 from swarmkit_py.model.task import task_status
 from swarmkit_py.model.times import format_time
-from swarmkit_py.scheduler import SchedGroup, SchedNode, schedule
+from swarmkit_py.scheduler import GroupResult, SchedGroup, SchedNode
 from swarmkit_py.store import Txn
 
 from . import slots as s
 from .plan import OPS_PER_TXN
+
+#: ``schedule(nodes, groups)``: a scheduler plugin's method (spread, binpack, ...).
+ScheduleFn = Callable[[list[SchedNode], list[SchedGroup]], list[GroupResult]]
 
 Json = dict[str, Any]
 #: Failures of a service on a node within this window make the node "faulty" for it.
@@ -79,7 +82,7 @@ def schedule_pending(
     nodes: list[Node],
     services: Mapping[str, Json],
     now_ns: int,
-    strategy: str = "spread",
+    schedule: ScheduleFn,
 ) -> list[Txn]:
     """The store writes that assign (or explain) every task waiting for a node."""
     pending = [t for t in tasks if wants_scheduling(t)]
@@ -114,7 +117,7 @@ def schedule_pending(
                 node=node_id or None,
             )
         )
-    results = schedule(sched_nodes, sched_groups, strategy)
+    results = schedule(sched_nodes, sched_groups)
     stamp = format_time(now_ns)
     txns: list[Txn] = []
     txn = Txn()
