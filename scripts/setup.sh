@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(protobuf-compiler openssl golang-cfssl)
+apt_packages=(protobuf-compiler openssl golang-cfssl busybox-static)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -22,3 +22,9 @@ export PROTOC=/usr/bin/protoc
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r requirements-dev.txt
 # Builds the Rust extension (release) into the environment.
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation -e .
+# First-party plugins, each its own package (found through its entry point).
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e plugins/swarmkit-docker
+# The Docker runtime's tests run real containers of a tiny local image.
+if [[ "${SWARMKIT_SKIP_DOCKER:-}" != 1 ]]; then
+  ./scripts/test-image.sh || echo "setup: no test images; the Docker runtime tests will fail" >&2
+fi

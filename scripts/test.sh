@@ -15,8 +15,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo test (Rust core)"
 cargo test -p swarmkit-core --quiet
 step "ruff"
-ruff check python tests benches
-ruff format --check python tests benches
+ruff check python tests benches plugins
+ruff format --check python tests benches plugins
 step "mypy"
 mypy
 step "pytest"

@@ -198,18 +198,19 @@ async def test_a_removed_tasks_files_are_deleted_once_it_has_stopped(
     assert worker.known_tasks() == []
 
 
-async def test_history_is_kept_for_logs_up_to_the_limit(
+async def test_finished_tasks_are_kept_while_the_store_holds_them(
     worker: Worker, reports: Reports, tmp_path: Path
 ) -> None:
-    tasks = [make_task(f"t{i}", "echo", f"run {i}") for i in range(7)]
+    tasks = [make_task(f"t{i}", "echo", f"run {i}") for i in range(3)]
+    await worker.apply(tasks)
     for task in tasks:
-        await worker.apply([task])
         await reports.reach(task["ID"], "complete")
-    await worker.apply([])
+    # The store deleted t0 (history trimmed): its directory goes, the others stay.
+    await worker.apply(tasks[1:])
     kept = sorted(path.name for path in (tmp_path / "tasks").iterdir())
-    assert kept == ["t2", "t3", "t4", "t5", "t6"]
-    lines = await collect(worker.logs("t6", LogOptions()))
-    assert [line.data for line in lines] == [b"run 6\n"]
+    assert kept == ["t1", "t2"]
+    lines = await collect(worker.logs("t2", LogOptions()))
+    assert [line.data for line in lines] == [b"run 2\n"]
 
 
 async def test_stopping_the_worker_stops_its_tasks(tmp_path: Path, reports: Reports) -> None:

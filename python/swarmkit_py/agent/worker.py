@@ -10,9 +10,10 @@ While no manager answers (`apply` is not called) everything keeps running
 untouched. Each task's last status lives in `<data_dir>/tasks/<id>/state.json`
 beside the runtime's files (its log), so a restarted worker can clean up what
 the previous daemon left running, report such tasks as failed, and still serve
-their logs. A task's directory is deleted when it leaves the assigned set with
-`DesiredState` `remove`, or when more than `keep_history` newer finished tasks
-of its slot are kept (Docker keeps 5 old tasks per slot too).
+their logs. The manager sends every task of the node that the store still
+holds, history included; a task's directory (and its runtime leftovers, such
+as a stopped container) goes when the task leaves that set, that is when the
+store deleted it (service removal, scale-down, history trimmed by the reaper).
 """
 
 from __future__ import annotations
@@ -120,13 +121,6 @@ class _Entry:
     def active(self) -> bool:
         return self.runner is not None and not self.runner.done()
 
-    @property
-    def slot(self) -> tuple[str, str]:
-        """The service and slot (node, for a global service) whose history it is."""
-        return str(self.task.get("ServiceID", "")), str(
-            self.task.get("Slot") or self.task.get("NodeID", "")
-        )
-
 
 class Worker:
     """Runs this node's assigned tasks with a `Runtime` (see the module docstring)."""
@@ -137,13 +131,10 @@ class Worker:
         data_dir: Path,
         node_id: str,
         report: ReportFn,
-        *,
-        keep_history: int = 5,
     ) -> None:
         self.runtime = runtime
         self.data_dir = Path(data_dir)
         self.node_id = node_id
-        self.keep_history = keep_history
         self._report = report
         self._entries: dict[str, _Entry] = {}
         self._pending: dict[str, dict[str, Any]] = {}
@@ -267,23 +258,8 @@ class Worker:
             self._queue(entry, entry.status)
 
     async def _prune(self) -> None:
-        """Forgets finished tasks that left the assigned set: removed ones at once,
-        others beyond the newest `keep_history` of their slot."""
-        removed_slots = {
-            e.slot for e in self._entries.values() if e.task.get("DesiredState") == "remove"
-        }
-        history: dict[tuple[str, str], list[_Entry]] = {}
-        doomed: list[_Entry] = []
-        for entry in self._entries.values():
-            if entry.assigned or entry.active:
-                continue
-            if entry.status is None or entry.slot in removed_slots:
-                doomed.append(entry)
-            else:
-                history.setdefault(entry.slot, []).append(entry)
-        for entries in history.values():
-            entries.sort(key=lambda e: str((e.status or {}).get("Timestamp", "")), reverse=True)
-            doomed.extend(entries[self.keep_history :])
+        """Forgets finished tasks that left the assigned set: the store deleted them."""
+        doomed = [e for e in self._entries.values() if not (e.assigned or e.active)]
         for entry in doomed:
             del self._entries[entry.id]
             try:

@@ -131,14 +131,10 @@ class Dispatcher:
         return f"{self._epoch}:{self._versions.get(node_id, 0)}"
 
     def assigned_tasks(self, node_id: str) -> list[dict[str, Any]]:
-        """What the node must know of: tasks wanted running, and tasks it may
-        still be running."""
-        return [
-            task
-            for task in self._store.list_tasks(node_id=node_id)
-            if state_rank(str(task.get("DesiredState"))) <= _RUNNING
-            or state_rank(str((task.get("Status") or {}).get("State"))) < _COMPLETE
-        ]
+        """Every task of the node in the store, as swarmkit sends them: the node
+        keeps what a task left behind (a container, its logs) until the task
+        is deleted (service removal, scale-down, history trimmed by the reaper)."""
+        return self._store.list_tasks(node_id=node_id)
 
     def _session_of(self, context: CallContext, params: Params) -> tuple[str, Session]:
         assert context.peer is not None
@@ -340,10 +336,6 @@ class Dispatcher:
                 await self._propose(txn)
             except SwarmError as e:
                 log.debug("marking nodes %s failed: %s", after, e)
-
-
-_RUNNING = state_rank("running")
-_COMPLETE = state_rank("complete")
 
 
 def _assignment_changed(before: object, after: object) -> bool:
