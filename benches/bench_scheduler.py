@@ -5,7 +5,10 @@ The Rust `schedule` (conversion from the dataclasses included) runs the full pro
 target under 1 s. The plain-Python reference costs O(tasks x nodes), so it runs a
 problem with 1/10 of the nodes and 1/100 of the tasks (1,000 tasks on 1,000 nodes),
 and the Rust scheduler runs that one too: the speed-up compares tasks/s on the same
-problem in the same run. Cases: spread, spread with two preference levels, binpack.
+problem in the same run. Cases: spread, spread with two preference levels, binpack,
+and spread with placement plugins (every group has a score per node and a plugin
+filter that refuses 1% of the nodes, as the leader passes them when plugins are
+installed).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ CPU = 10**9
 GB = 2**30
 FULL = (10_000, 100, 1_000)  # nodes, services, replicas per service
 SMALL = (1_000, 10, 100)
-CASES: dict[str, tuple[Strategy, list[str]]] = {
-    "spread": ("spread", []),
-    "spread+preferences": ("spread", ["node.labels.zone", "node.labels.rack"]),
-    "binpack": ("binpack", []),
+CASES: dict[str, tuple[Strategy, list[str], bool]] = {
+    "spread": ("spread", [], False),
+    "spread+preferences": ("spread", ["node.labels.zone", "node.labels.rack"], False),
+    "binpack": ("binpack", [], False),
+    "spread+plugins": ("spread", [], True),
 }
 
 
@@ -65,7 +69,11 @@ def make_nodes(count: int, seed: int = 1) -> list[SchedNode]:
     return nodes
 
 
-def make_groups(services: int, replicas: int, preferences: list[str]) -> list[SchedGroup]:
+def make_groups(
+    services: int, replicas: int, preferences: list[str], plugins_for: int = 0
+) -> list[SchedGroup]:
+    """With `plugins_for` nodes, each group carries per-node plugin scores and
+    verdicts, one list each per group (as the leader builds them)."""
     groups = []
     for s in range(services):
         constraints: list[tuple[str, str, str]] = []
@@ -86,6 +94,9 @@ def make_groups(services: int, replicas: int, preferences: list[str]) -> list[Sc
                 host_ports=[("tcp", 8000 + s)] if s % 10 == 9 else [],
                 max_replicas=2 if s % 13 == 0 else 0,
                 preferences=preferences,
+                plugin_failures=[int(i % 100 == 3) for i in range(plugins_for)],
+                plugin_explanations=["load too high on {count} {nodes}"] if plugins_for else [],
+                scores=[(i * 7 + s) % 4 for i in range(plugins_for)],
             )
         )
     return groups
@@ -109,8 +120,8 @@ def _median_time(fn: Callable[[], object], rounds: int) -> float:
 def test_schedule_100k_tasks_on_10k_nodes(
     benchmark: Any, full_nodes: list[SchedNode], case: str, record: Callable[..., None]
 ) -> None:
-    strategy, preferences = CASES[case]
-    groups = make_groups(FULL[1], FULL[2], preferences)
+    strategy, preferences, plugins = CASES[case]
+    groups = make_groups(FULL[1], FULL[2], preferences, FULL[0] if plugins else 0)
     tasks = FULL[1] * FULL[2]
     results = benchmark.pedantic(
         schedule, args=(full_nodes, groups, strategy), rounds=5, iterations=1, warmup_rounds=1
@@ -119,7 +130,7 @@ def test_schedule_100k_tasks_on_10k_nodes(
     rust_full = benchmark.stats.stats.median
 
     small_nodes = make_nodes(SMALL[0])
-    small_groups = make_groups(SMALL[1], SMALL[2], preferences)
+    small_groups = make_groups(SMALL[1], SMALL[2], preferences, SMALL[0] if plugins else 0)
     small_tasks = SMALL[1] * SMALL[2]
     expected = reference.schedule(small_nodes, small_groups, strategy)
     assert schedule(small_nodes, small_groups, strategy) == expected

@@ -19,5 +19,8 @@ ruff check python tests benches plugins
 ruff format --check python tests benches plugins
 step "mypy"
 mypy
+mypy plugins/swarmkit-lowest-load
 step "pytest"
 python3 -m pytest -q -p no:cacheprovider
+step "pytest (plugins/swarmkit-lowest-load, loaded from its source tree)"
+python3 -m pytest -q -p no:cacheprovider plugins/swarmkit-lowest-load

@@ -78,6 +78,11 @@ SchedGroupRow = tuple[
     int,  # max_replicas
     Sequence[str],  # preferences
     str | None,  # node
+    tuple[
+        Sequence[int],  # plugin_failures (0, or the first refusing plugin filter, 1-based)
+        Sequence[str],  # plugin_explanations ("{count}" and "{nodes}" filled in)
+        Sequence[int],  # scores (lower preferred)
+    ],
 ]
 
 def schedule(
@@ -85,4 +90,5 @@ def schedule(
 ) -> list[tuple[list[str], str]]:
     """Places the groups (see `swarmkit_py.scheduler.schedule`); one (node_ids, reason)
     per group. Raises ValueError for an unknown strategy or operator, OverflowError for
-    integers out of range (counts are unsigned 64-bit, resources signed)."""
+    integers out of range (counts are unsigned 64-bit, plugin failures unsigned 32-bit,
+    resources and scores signed 64-bit)."""

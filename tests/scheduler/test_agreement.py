@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from swarmkit_py import scheduler
 from swarmkit_py.scheduler import SchedGroup, SchedNode, Strategy, reference
+from swarmkit_py.scheduler.types import per_node
 
 SERVICES = ["s1", "s2", "s3"]
 IPS = [
@@ -56,6 +57,14 @@ PREFERENCE_KEYS = [
 ]
 PORTS = st.tuples(st.sampled_from(["tcp", "udp", "TCP"]), st.sampled_from([80, 443]))
 SMALL = st.integers(min_value=0, max_value=4)
+EXPLANATIONS = [
+    "load too high on {count} {nodes}",
+    "{count}{count} {nodes}{nodes}",
+    "{{count}} {node} {nodes",
+    "plain text",
+    "é {nodes} \U0001f600",
+]
+SCORES = st.one_of(st.integers(-3, 3), st.sampled_from([-(2**63), 2**63 - 1, 2**62, -(2**62)]))
 
 
 @st.composite
@@ -100,7 +109,32 @@ platforms = st.tuples(
 
 
 @st.composite
-def groups(draw: st.DrawFn, max_count: int = 8) -> list[SchedGroup]:
+def plugin_fields(draw: st.DrawFn, node_count: int) -> dict[str, object]:
+    """What placement plugins said: none, one value for every node, or one per node."""
+    explanations = draw(st.lists(st.sampled_from(EXPLANATIONS), max_size=3))
+    # Mostly allowed; now and then a filter beyond the explanations (a default text).
+    verdicts = st.one_of(st.just(0), st.integers(0, len(explanations) + 1))
+    shape = draw(st.sampled_from(["none", "one", "each"]))
+    failures = {
+        "none": [],
+        "one": [draw(verdicts)],
+        "each": draw(st.lists(verdicts, min_size=node_count, max_size=node_count)),
+    }[shape]
+    shape = draw(st.sampled_from(["none", "one", "each"]))
+    scores = {
+        "none": [],
+        "one": [draw(SCORES)],
+        "each": draw(st.lists(SCORES, min_size=node_count, max_size=node_count)),
+    }[shape]
+    return {
+        "plugin_failures": failures,
+        "plugin_explanations": explanations,
+        "scores": scores,
+    }
+
+
+@st.composite
+def groups(draw: st.DrawFn, node_count: int, max_count: int = 8) -> list[SchedGroup]:
     return [
         SchedGroup(
             service_id=draw(st.sampled_from(SERVICES)),
@@ -113,44 +147,59 @@ def groups(draw: st.DrawFn, max_count: int = 8) -> list[SchedGroup]:
             max_replicas=draw(st.sampled_from([0, 0, 1, 2, 3])),
             preferences=draw(st.lists(st.sampled_from(PREFERENCE_KEYS), max_size=2)),
             node=draw(st.one_of(st.none(), st.sampled_from(["n0", "n1", "dup", "gone"]))),
+            **draw(st.one_of(st.just({}), plugin_fields(node_count))),  # type: ignore[arg-type]
         )
         for _ in range(draw(st.integers(1, 4)))
     ]
+
+
+@st.composite
+def requests(
+    draw: st.DrawFn, max_nodes: int = 8, max_count: int = 8
+) -> tuple[list[SchedNode], list[SchedGroup]]:
+    cluster = draw(nodes(max_nodes))
+    return cluster, draw(groups(len(cluster), max_count))
 
 
 strategies = st.sampled_from(["spread", "binpack"])
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(nodes(), groups(), strategies)
+@given(requests(), strategies)
 def test_rust_places_and_explains_like_the_reference(
-    cluster: list[SchedNode], batch: list[SchedGroup], strategy: Strategy
+    request: tuple[list[SchedNode], list[SchedGroup]], strategy: Strategy
 ) -> None:
+    cluster, batch = request
     assert scheduler.schedule(cluster, batch, strategy) == reference.schedule(
         cluster, batch, strategy
     )
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(nodes(max_size=40), groups(max_count=60), strategies)
+@given(requests(max_nodes=40, max_count=60), strategies)
 def test_rust_agrees_with_the_reference_on_larger_batches(
-    cluster: list[SchedNode], batch: list[SchedGroup], strategy: Strategy
+    request: tuple[list[SchedNode], list[SchedGroup]], strategy: Strategy
 ) -> None:
+    cluster, batch = request
     assert scheduler.schedule(cluster, batch, strategy) == reference.schedule(
         cluster, batch, strategy
     )
 
 
 @settings(max_examples=300, deadline=None)
-@given(nodes(), groups(), strategies)
+@given(requests(), strategies)
 def test_a_group_is_either_fully_placed_or_explained(
-    cluster: list[SchedNode], batch: list[SchedGroup], strategy: Strategy
+    request: tuple[list[SchedNode], list[SchedGroup]], strategy: Strategy
 ) -> None:
+    cluster, batch = request
     ids = {n.id for n in cluster}
     for group, result in zip(batch, scheduler.schedule(cluster, batch, strategy), strict=True):
         assert set(result.node_ids) <= ids
         if group.node is not None:
             assert set(result.node_ids) <= {group.node}
+        # Every task sits on a node (some node of that ID) that the plugins allow.
+        allowed = {n.id for k, n in enumerate(cluster) if per_node(group.plugin_failures, k) == 0}
+        assert set(result.node_ids) <= allowed
         if len(result.node_ids) == group.count:
             assert result.reason == ""
         else:

@@ -211,6 +211,89 @@ def test_later_groups_see_earlier_placements(schedule: Schedule) -> None:
     assert second.node_ids == ["b"]
 
 
+def test_plugin_filters_refuse_nodes_under_their_own_explanation(schedule: Schedule) -> None:
+    nodes = [node("a"), node("b"), node("c"), node("d")]
+    nodes[3].memory_bytes = 0
+    group = SchedGroup(
+        "web",
+        2,
+        memory_bytes=GB,
+        max_replicas=1,
+        # d fails resources first, though the second plugin filter refuses it too.
+        plugin_failures=[1, 2, 0, 2],
+        plugin_explanations=["load too high on {count} {nodes}", "disk full on {count} {nodes}"],
+    )
+    [result] = schedule(nodes, [group], "spread")
+    assert result.node_ids == ["c"]
+    assert result.reason == (
+        "no suitable node (insufficient resources on 1 node; load too high on 1 node; "
+        "disk full on 1 node; max replicas per node limit exceed on 1 node)"
+    )
+
+
+def test_a_plugin_filter_refusing_most_nodes_comes_first(schedule: Schedule) -> None:
+    nodes = [node("a"), node("b"), node("c")]
+    nodes[0].ready = False
+    group = SchedGroup(
+        "web", 1, plugin_failures=[1, 1, 1], plugin_explanations=["too hot on {count} {nodes}"]
+    )
+    [result] = schedule(nodes, [group], "spread")
+    assert result.reason == (
+        "no suitable node (too hot on 2 nodes; 1 node not available for new tasks)"
+    )
+
+
+def test_scores_rank_after_faulty_nodes_and_before_spread(schedule: Schedule) -> None:
+    nodes = [node("a"), node("b"), node("c")]
+    nodes[1].service_tasks = {"web": 4}
+    nodes[2].service_failures = {"web": 5}
+    group = SchedGroup("web", 3, scores=[1, 0, -5])
+    # b's lower score beats a's fewer tasks; c's lowest score does not lift a faulty node.
+    for strategy in ("spread", "binpack"):
+        [result] = schedule(nodes, [group], strategy)
+        assert result.node_ids == ["b", "b", "b"]
+
+
+def test_scores_rank_after_placement_preferences(schedule: Schedule) -> None:
+    nodes = [node("a1", zone="a"), node("b1", zone="b")]
+    group = SchedGroup("web", 4, preferences=["node.labels.zone"], scores=[0, 9])
+    [result] = schedule(nodes, [group], "spread")
+    assert result.node_ids == ["a1", "b1", "a1", "b1"]
+
+
+def test_preference_counts_leave_out_nodes_a_plugin_refuses(schedule: Schedule) -> None:
+    # a1's tasks do not count for zone a: the plugin keeps a1 out of the candidates.
+    nodes = [node("a1", zone="a"), node("a2", zone="a"), node("b1", zone="b")]
+    nodes[0].service_tasks = {"web": 2}
+    nodes[2].service_tasks = {"web": 1}
+    group = SchedGroup(
+        "web",
+        1,
+        preferences=["node.labels.zone"],
+        plugin_failures=[1, 0, 0],
+        plugin_explanations=["busy on {count} {nodes}"],
+    )
+    [result] = schedule(nodes, [group], "spread")
+    assert result.node_ids == ["a2"]
+
+
+def test_a_refusal_without_an_explanation_reads_as_a_plugin_refusal(schedule: Schedule) -> None:
+    group = SchedGroup("web", 1, plugin_failures=[2], plugin_explanations=["hot on {count}"])
+    [result] = schedule([node("a")], [group], "spread")
+    assert result.reason == "no suitable node (refused by a placement plugin on 1 node)"
+
+
+def test_a_single_plugin_value_applies_to_every_node(schedule: Schedule) -> None:
+    nodes = [node("a"), node("b")]
+    refused = SchedGroup(
+        "web", 1, plugin_failures=[1], plugin_explanations=["busy on {count} {nodes}"]
+    )
+    preassigned = SchedGroup("agent", 1, node="b", plugin_failures=[0], scores=[7])
+    busy, agent = schedule(nodes, [refused, preassigned], "spread")
+    assert busy.reason == "no suitable node (busy on 2 nodes)"
+    assert agent.node_ids == ["b"]
+
+
 def test_inputs_are_left_unchanged(schedule: Schedule) -> None:
     nodes = [node("a"), node("b")]
     groups = [SchedGroup("web", 3, nano_cpus=CPU, host_ports=[("udp", 53)])]
@@ -225,6 +308,8 @@ def test_inputs_are_left_unchanged(schedule: Schedule) -> None:
         ([SchedGroup("web", 1)], "random", "unknown scheduling strategy"),
         ([SchedGroup("web", -1)], "spread", "must be >= 0"),
         ([SchedGroup("web", 1, constraints=[("node.role", "=", "x")])], "spread", "== or !="),
+        ([SchedGroup("web", 1, scores=[0, 0])], "spread", "scores has 2 entries"),
+        ([SchedGroup("web", 1, plugin_failures=[0, 0, 0])], "spread", "give none, one for all"),
     ],
 )
 def test_bad_requests_are_refused(

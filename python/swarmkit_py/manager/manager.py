@@ -38,6 +38,7 @@ from .control import Control
 from .dispatcher import Dispatcher
 from .members import JOIN, LEAVE, RaftMembers, leader_address, manager_addresses
 from .orchestration import Orchestrator
+from .orchestration.scheduling import PlacementPlugins
 from .proposer import Proposer, error_from_wire
 from .rpc_pool import RpcPool
 from .services import ServiceControl
@@ -113,7 +114,11 @@ class Manager:
         self.plugins = config.plugins or Plugins(load_entry_points=False)
         scheduler = self.plugins.choose("scheduler", config.scheduler)
         self.orchestrator = Orchestrator(
-            self.store, self.propose, lambda: self.raft.is_leader, schedule=scheduler.schedule
+            self.store,
+            self.propose,
+            lambda: self.raft.is_leader,
+            schedule=scheduler.schedule,
+            placement=PlacementPlugins.from_plugins(self.plugins),
         )
         self.store.add_listener(self._notify_plugins)
         methods = {}

@@ -57,6 +57,7 @@ class Plugins:
         self.storages: dict[str, Any] = {}
         self.schedulers: dict[str, Any] = {}
         self.placement: list[Any] = []
+        self._placement_owners: dict[int, str] = {}
         self._collect("register_runtimes", "runtime", self._keyed(self.runtimes))
         self._collect("register_storages", "storage", self._keyed(self.storages))
         self._collect("register_schedulers", "scheduler", self._named(self.schedulers))
@@ -118,6 +119,7 @@ class Plugins:
         def add(plugin: str, args: tuple[Any, ...]) -> None:
             (obj,) = args
             into.append(obj)
+            self._placement_owners[id(obj)] = plugin
             self.info[plugin].provides.append(f"placement:{obj.name}")
 
         return add
@@ -140,6 +142,19 @@ class Plugins:
     def describe(self) -> list[dict[str, Any]]:
         return [info.to_api() for info in sorted(self.info.values(), key=lambda i: i.name)]
 
+    def owner(self, placement: object) -> str:
+        """The name of the plugin that registered a placement filter or scorer."""
+        return self._placement_owners.get(id(placement), str(getattr(placement, "name", "")))
+
+    def report_error(self, plugin: str, where: str, error: BaseException) -> None:
+        """Logs an error of a plugin and lists it under the plugin's name (`swarmctl
+        plugin ls`, `/info`): at most 20 per plugin, each text once."""
+        log.error("plugin %s failed in %s: %s", plugin, where, error)
+        info = self.info.setdefault(plugin, PluginInfo(plugin))
+        text = f"{where}: {error}"
+        if len(info.errors) < 20 and text not in info.errors:
+            info.errors.append(text)
+
     # -- observers -------------------------------------------------------------
 
     def notify(self, hook: str, **kwargs: Any) -> None:
@@ -148,10 +163,7 @@ class Plugins:
             try:
                 impl.function(**kwargs)
             except Exception as e:
-                log.error("plugin %s failed in %s: %s", impl.plugin_name, hook, e)
-                info = self.info.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name))
-                if len(info.errors) < 20:
-                    info.errors.append(f"{hook}: {e}")
+                self.report_error(impl.plugin_name, hook, e)
 
     def add_commands(self, cli: Any) -> None:
         for impl in self.pm.hook.register_commands.get_hookimpls():

@@ -23,9 +23,11 @@ def schedule(
     filter, and returns one result per group. `strategy` is "spread" or "binpack"
     (see `Strategy`). The inputs are not modified.
 
-    Raises ValueError for an unknown strategy or constraint operator or a negative count.
+    Raises ValueError for an unknown strategy or constraint operator, a negative count,
+    or plugin failures or scores that are not one per node (or none, or one for all);
+    OverflowError for integers out of range (see `SchedNode`, `SchedGroup`).
     """
-    check_request(groups, strategy)
+    check_request(groups, strategy, len(nodes))
     node_rows = [
         (
             n.id,
@@ -54,6 +56,7 @@ def schedule(
             g.max_replicas,
             g.preferences,
             g.node,
+            (g.plugin_failures, g.plugin_explanations, g.scores),
         )
         for g in groups
     ]

@@ -14,15 +14,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .types import (
+    DEFAULT_PLUGIN_EXPLANATION,
     FAULTY_FAILURES,
     GroupResult,
     SchedGroup,
     SchedNode,
     check_request,
+    per_node,
 )
 
-FILTERS = ("ready", "resources", "constraints", "platform", "host_ports", "max_replicas")
-STATIC_FILTERS = ("ready", "constraints", "platform")
+FILTERS = (
+    "ready",
+    "resources",
+    "plugins",
+    "constraints",
+    "platform",
+    "host_ports",
+    "max_replicas",
+)
+STATIC_FILTERS = ("ready", "plugins", "constraints", "platform")
 REASONS = {
     "ready": "{} not available for new tasks",
     "resources": "insufficient resources on {}",
@@ -33,6 +43,10 @@ REASONS = {
 }
 ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64"}
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+#: A refusal: (index in FILTERS, plugin filter number or 0); sorts in pipeline order.
+Failure = tuple[int, int]
 
 
 @dataclass
@@ -50,7 +64,7 @@ def schedule(
     nodes: Sequence[SchedNode], groups: Sequence[SchedGroup], strategy: str = "spread"
 ) -> list[GroupResult]:
     """Places the groups in order, one task at a time; same contract as `scheduler.schedule`."""
-    check_request(groups, strategy)
+    check_request(groups, strategy, len(nodes))
     states = [
         _State(n.nano_cpus, n.memory_bytes, n.tasks, dict(n.service_tasks), set(n.host_ports))
         for n in nodes
@@ -64,10 +78,11 @@ def _place_group(
     universe = [i for i, n in enumerate(nodes) if group.node is None or n.id == group.node]
     placed: list[str] = []
     for _ in range(group.count):
-        failures = {i: _first_failure(nodes[i], states[i], group) for i in universe}
+        failures = {i: _first_failure(i, nodes[i], states[i], group) for i in universe}
         passing = [i for i in universe if failures[i] is None]
         if not passing:
-            return GroupResult(placed, _reason([f for f in failures.values() if f]))
+            refusals = [f for f in failures.values() if f is not None]
+            return GroupResult(placed, _reason(refusals, group))
         counts = _preference_counts(nodes, states, group, universe)
         keys = {i: _rank_key(i, nodes[i], states[i], group, strategy, counts) for i in passing}
         best = min(passing, key=keys.__getitem__)
@@ -76,18 +91,21 @@ def _place_group(
     return GroupResult(placed, "")
 
 
-def _first_failure(node: SchedNode, state: _State, group: SchedGroup) -> str | None:
-    for name in FILTERS:
-        if not _passes(name, node, state, group):
-            return name
+def _first_failure(i: int, node: SchedNode, state: _State, group: SchedGroup) -> Failure | None:
+    for index, name in enumerate(FILTERS):
+        if not _passes(name, i, node, state, group):
+            plugin = per_node(group.plugin_failures, i) if name == "plugins" else 0
+            return index, plugin
     return None
 
 
-def _passes(name: str, node: SchedNode, state: _State, group: SchedGroup) -> bool:
+def _passes(name: str, i: int, node: SchedNode, state: _State, group: SchedGroup) -> bool:
     if name == "ready":
         return node.ready
     if name == "resources":
         return group.nano_cpus <= state.nano_cpus and group.memory_bytes <= state.memory_bytes
+    if name == "plugins":
+        return per_node(group.plugin_failures, i) == 0
     if name == "constraints":
         return all(_constraint_holds(node, c) for c in group.constraints)
     if name == "platform":
@@ -166,7 +184,7 @@ def _preference_counts(
     that pass the static filters."""
     counts: Counter[tuple[str, ...]] = Counter()
     for j in universe:
-        if all(_passes(name, nodes[j], states[j], group) for name in STATIC_FILTERS):
+        if all(_passes(name, j, nodes[j], states[j], group) for name in STATIC_FILTERS):
             path = _path(nodes[j], group)
             for level in range(1, len(path) + 1):
                 counts[path[:level]] += states[j].service_tasks.get(group.service_id, 0)
@@ -185,8 +203,8 @@ def _rank_key(
     strategy: str,
     counts: Counter[tuple[str, ...]],
 ) -> tuple[object, ...]:
-    """`(c1, v1, c2, v2, ..., faulty, service_tasks, tasks, position)`; binpack uses
-    `free, -tasks` for `service_tasks, tasks`."""
+    """`(c1, v1, c2, v2, ..., faulty, score, service_tasks, tasks, position)`; binpack
+    uses `free, -tasks` for `service_tasks, tasks`."""
     path = _path(node, group)
     levels: list[object] = []
     for level in range(1, len(path) + 1):
@@ -199,7 +217,7 @@ def _rank_key(
             state.memory_bytes, node.total_memory_bytes
         )
         tail = (free, -state.tasks)
-    return (*levels, faulty, *tail, i)
+    return (*levels, faulty, per_node(group.scores, i), *tail, i)
 
 
 def _share(available: int, total: int) -> int:
@@ -214,16 +232,25 @@ def _place(state: _State, group: SchedGroup) -> None:
     state.host_ports.update(group.host_ports)
 
 
-def _reason(failures: list[str]) -> str:
-    """`no suitable node (...)`: filters by the nodes they failed, most first, ties in
-    filter order."""
+def _reason(failures: list[Failure], group: SchedGroup) -> str:
+    """`no suitable node (...)`: filters by the nodes they refused, most first, ties in
+    pipeline order (each plugin filter is a step of its own, in its order)."""
     counts = Counter(failures)
     if not counts:
         return "no suitable node"
-    ordered = sorted(counts, key=lambda name: (-counts[name], FILTERS.index(name)))
-    parts = [REASONS[name].format(_nodes(counts[name])) for name in ordered]
+    ordered = sorted(counts, key=lambda failure: (-counts[failure], failure))
+    parts = [_describe(failure, counts[failure], group) for failure in ordered]
     return f"no suitable node ({'; '.join(parts)})"
 
 
-def _nodes(n: int) -> str:
-    return "1 node" if n == 1 else f"{n} nodes"
+def _describe(failure: Failure, n: int, group: SchedGroup) -> str:
+    index, plugin = failure
+    if plugin:
+        texts = group.plugin_explanations
+        template = texts[plugin - 1] if plugin <= len(texts) else DEFAULT_PLUGIN_EXPLANATION
+        return template.replace("{count}", str(n)).replace("{nodes}", _word(n))
+    return REASONS[FILTERS[index]].format(f"{n} {_word(n)}")
+
+
+def _word(n: int) -> str:
+    return "node" if n == 1 else "nodes"

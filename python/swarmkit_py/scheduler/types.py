@@ -13,6 +13,8 @@ STRATEGIES: tuple[str, ...] = get_args(Strategy)
 OPERATORS = ("==", "!=")
 FAULTY_FAILURES = 5
 """Failures of a service on a node in the last 5 minutes from which the node ranks last."""
+DEFAULT_PLUGIN_EXPLANATION = "refused by a placement plugin on {count} {nodes}"
+"""How a plugin filter's refusals read when the group gives no explanation for it."""
 
 
 @dataclass
@@ -59,6 +61,17 @@ class SchedGroup:
     """Attribute keys to spread over, level by level."""
     node: str | None = None
     """Preassigned node ID (global services): only that node is considered."""
+    plugin_failures: list[int] = field(default_factory=list)
+    """Per node position in the `nodes` list: 0 if every placement plugin filter allows
+    the node, else the first (1-based) that refuses it. Empty: no plugin filters; a
+    single value applies to every node. Values are >= 0 and at most the number of
+    explanations (a larger one reads as `DEFAULT_PLUGIN_EXPLANATION`)."""
+    plugin_explanations: list[str] = field(default_factory=list)
+    """One per plugin filter: how its refusals read, `{count}` and `{nodes}`
+    ("node"/"nodes") filled in, e.g. "load too high on {count} {nodes}"."""
+    scores: list[int] = field(default_factory=list)
+    """Per node position: the placement plugins' score (64-bit), lower preferred.
+    Empty: all 0; a single value applies to every node."""
 
 
 @dataclass
@@ -71,8 +84,16 @@ class GroupResult:
     """"" if all were placed, else `no suitable node (...)`."""
 
 
-def check_request(groups: Sequence[SchedGroup], strategy: str) -> None:
-    """Raises ValueError for an unknown strategy, a negative count or an unknown operator."""
+def per_node(values: Sequence[int], position: int) -> int:
+    """A `plugin_failures` or `scores` entry: none means 0, a single one applies to all."""
+    if not values:
+        return 0
+    return values[0] if len(values) == 1 else values[position]
+
+
+def check_request(groups: Sequence[SchedGroup], strategy: str, node_count: int) -> None:
+    """Raises ValueError for an unknown strategy, a negative count, an unknown operator,
+    or plugin lists of the wrong length (none, one for all nodes, or one per node)."""
     if strategy not in STRATEGIES:
         raise ValueError(
             f"unknown scheduling strategy {strategy!r}: use one of {', '.join(STRATEGIES)}"
@@ -88,4 +109,11 @@ def check_request(groups: Sequence[SchedGroup], strategy: str) -> None:
                 raise ValueError(
                     f"service {group.service_id}: constraint {key}{op}{value}: "
                     "the operator must be == or !="
+                )
+        per_node_lists = {"plugin_failures": group.plugin_failures, "scores": group.scores}
+        for name, values in per_node_lists.items():
+            if len(values) not in (0, 1, node_count):
+                raise ValueError(
+                    f"service {group.service_id}: {name} has {len(values)} entries: "
+                    f"give none, one for all nodes, or one per node ({node_count})"
                 )

@@ -67,6 +67,8 @@ class LocalSwarm:
     runtime: str = "process"
     #: Extra `swarmd` arguments for every node.
     extra_args: tuple[str, ...] = ()
+    #: Extra environment variables for every `swarmd` (e.g. PYTHONPATH for plugins).
+    env: dict[str, str] = field(default_factory=dict)
     nodes: dict[int, SwarmNode] = field(default_factory=dict)
 
     async def start(self, form: bool = True) -> None:
@@ -105,7 +107,8 @@ class LocalSwarm:
             *self.extra_args,
         ]  # fmt: skip
         with open(self.base_dir / f"node{i}.log", "ab") as out:
-            n.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            env = {**os.environ, **self.env} if self.env else None
+            n.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
 
     async def wait_api(self, i: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -25,8 +25,12 @@ type NodeTuple = (
     Vec<(String, u32)>,
 );
 
+/// (plugin_failures, plugin_explanations, scores)
+type PluginTuple = (Vec<u32>, Vec<String>, Vec<i64>);
+
 /// (service_id, count, nano_cpus, memory_bytes, constraints, platforms, host_ports,
-/// max_replicas, preferences, node)
+/// max_replicas, preferences, node, plugins): nested, as PyO3 extracts tuples of up to
+/// 12 items.
 type GroupTuple = (
     String,
     u64,
@@ -38,6 +42,7 @@ type GroupTuple = (
     u64,
     Vec<String>,
     Option<String>,
+    PluginTuple,
 );
 
 fn host_ports(ports: Vec<(String, u32)>) -> Vec<HostPort> {
@@ -96,6 +101,9 @@ fn group(t: GroupTuple) -> PyResult<TaskGroup> {
         max_replicas: t.7,
         preferences: t.8,
         node: t.9,
+        plugin_failures: t.10 .0,
+        plugin_explanations: t.10 .1,
+        scores: t.10 .2,
     })
 }
 

@@ -267,6 +267,86 @@ fn preassigned_groups_consider_their_node_only() {
 
 // ---- the naive scheduler, straight from docs/design/services.md ----
 
+#[test]
+fn plugin_filters_refuse_nodes_under_their_own_explanation() {
+    let mut nodes = vec![
+        node("a", &[]),
+        node("b", &[]),
+        node("c", &[]),
+        node("d", &[]),
+    ];
+    nodes[3].memory_bytes = 0;
+    let g = TaskGroup {
+        memory_bytes: GB,
+        max_replicas: 1,
+        // d fails resources first, though the second plugin filter refuses it too.
+        plugin_failures: vec![1, 2, 0, 2],
+        plugin_explanations: vec![
+            "load too high on {count} {nodes}".into(),
+            "disk full on {count} {nodes}".into(),
+        ],
+        ..group("web", 2)
+    };
+    let out = schedule(&nodes, &[g], Strategy::Spread);
+    assert_eq!(ids(&out[0], &nodes), ["c"]);
+    assert_eq!(
+        out[0].reason,
+        "no suitable node (insufficient resources on 1 node; load too high on 1 node; \
+         disk full on 1 node; max replicas per node limit exceed on 1 node)"
+    );
+}
+
+#[test]
+fn scores_rank_after_faulty_and_before_the_strategy() {
+    let mut nodes = vec![node("a", &[]), node("b", &[]), node("c", &[])];
+    nodes[2].service_failures.insert("web".into(), 5);
+    let g = TaskGroup {
+        scores: vec![1, 0, -5],
+        ..group("web", 3)
+    };
+    // b's score beats a's fewer tasks; c's better score does not save it from being faulty.
+    let out = schedule(&nodes, std::slice::from_ref(&g), Strategy::Spread);
+    assert_eq!(ids(&out[0], &nodes), ["b", "b", "b"]);
+    let out = schedule(&nodes, &[g], Strategy::Binpack);
+    assert_eq!(ids(&out[0], &nodes), ["b", "b", "b"]);
+}
+
+#[test]
+fn a_single_plugin_value_applies_to_every_node() {
+    let nodes = vec![node("a", &[]), node("b", &[])];
+    let refused = TaskGroup {
+        plugin_failures: vec![1],
+        plugin_explanations: vec!["busy on {count} {nodes}".into()],
+        ..group("web", 1)
+    };
+    let out = schedule(&nodes, &[refused], Strategy::Spread);
+    assert_eq!(out[0].reason, "no suitable node (busy on 2 nodes)");
+    let global = TaskGroup {
+        node: Some("b".into()),
+        scores: vec![7],
+        ..group("agent", 1)
+    };
+    assert_eq!(
+        ids(&schedule(&nodes, &[global], Strategy::Spread)[0], &nodes),
+        ["b"]
+    );
+}
+
+#[test]
+fn a_refusal_without_an_explanation_reads_as_a_plugin_refusal() {
+    let nodes = vec![node("a", &[])];
+    let g = TaskGroup {
+        plugin_failures: vec![2],
+        plugin_explanations: vec!["first on {count} {nodes}".into()],
+        ..group("web", 1)
+    };
+    let out = schedule(&nodes, &[g], Strategy::Spread);
+    assert_eq!(
+        out[0].reason,
+        "no suitable node (refused by a placement plugin on 1 node)"
+    );
+}
+
 struct Naive {
     avail: Vec<(i128, i128)>,
     tasks: Vec<u64>,
@@ -312,7 +392,29 @@ fn arch(a: &str) -> String {
     }
 }
 
+/// The group's plugin filter texts, with a default for any filter a failure names
+/// beyond them.
+fn explanations(g: &TaskGroup) -> Vec<String> {
+    let steps = g.plugin_failures.iter().max().map_or(0, |&k| k as usize);
+    let mut texts = g.plugin_explanations.clone();
+    while texts.len() < steps {
+        texts.push("refused by a placement plugin on {count} {nodes}".into());
+    }
+    texts
+}
+
+/// `values[i]`, with none meaning 0 and a single value meaning every node.
+fn at<T: Copy + Default>(values: &[T], i: usize) -> T {
+    match values.len() {
+        0 => T::default(),
+        1 => values[0],
+        _ => values[i],
+    }
+}
+
 impl Naive {
+    /// The first step of the pipeline that refuses node `i`: 0 ready, 1 resources,
+    /// 1 + k plugin filter k, then constraints, platform, host ports, max replicas.
     fn first_failure(&self, nodes: &[NodeInfo], i: usize, g: &TaskGroup) -> Option<usize> {
         let n = &nodes[i];
         let st = self.service_tasks[i]
@@ -323,6 +425,7 @@ impl Naive {
             n.ready,
             i128::from(g.nano_cpus) <= self.avail[i].0
                 && i128::from(g.memory_bytes) <= self.avail[i].1,
+            at(&g.plugin_failures, i) == 0,
             g.constraints.iter().all(|c| {
                 let v = attr(n, &c.key);
                 let eq = if c.key == "node.ip" {
@@ -343,7 +446,12 @@ impl Naive {
                 .all(|p| !self.ports[i].contains(&(p.protocol.clone(), p.port))),
             g.max_replicas == 0 || st < g.max_replicas,
         ];
-        checks.iter().position(|ok| !ok)
+        let plugins = explanations(g).len();
+        checks.iter().position(|ok| !ok).map(|step| match step {
+            0 | 1 => step,
+            2 => 1 + at(&g.plugin_failures, i) as usize,
+            _ => step - 1 + plugins,
+        })
     }
 
     fn run(nodes: &[NodeInfo], groups: &[TaskGroup], strategy: Strategy) -> Vec<GroupResult> {
@@ -424,7 +532,7 @@ impl Naive {
                             -i128::from(me.tasks[i]),
                         ),
                     };
-                    (k, faulty, tail, i)
+                    (k, faulty, at(&g.scores, i), tail, i)
                 };
                 let best = universe
                     .iter()
@@ -432,18 +540,26 @@ impl Naive {
                     .filter(|(_, f)| f.is_none())
                     .map(|(&i, _)| key(i))
                     .min();
-                let Some((_, _, _, i)) = best else {
-                    let mut counts = [0usize; 6];
+                let Some((_, _, _, _, i)) = best else {
+                    let mut names: Vec<String> = [
+                        "{count} {nodes} not available for new tasks",
+                        "insufficient resources on {count} {nodes}",
+                    ]
+                    .map(String::from)
+                    .to_vec();
+                    names.extend(explanations(g));
+                    names.extend(
+                        [
+                            "scheduling constraints not satisfied on {count} {nodes}",
+                            "unsupported platform on {count} {nodes}",
+                            "host-mode port already in use on {count} {nodes}",
+                            "max replicas per node limit exceed on {count} {nodes}",
+                        ]
+                        .map(String::from),
+                    );
+                    let mut counts = vec![0usize; names.len()];
                     fails.iter().flatten().for_each(|&f| counts[f] += 1);
-                    let names = [
-                        "{} not available for new tasks",
-                        "insufficient resources on {}",
-                        "scheduling constraints not satisfied on {}",
-                        "unsupported platform on {}",
-                        "host-mode port already in use on {}",
-                        "max replicas per node limit exceed on {}",
-                    ];
-                    let mut parts: Vec<(usize, usize)> = (0..6)
+                    let mut parts: Vec<(usize, usize)> = (0..names.len())
                         .filter(|&f| counts[f] > 0)
                         .map(|f| (counts[f], f))
                         .collect();
@@ -451,12 +567,10 @@ impl Naive {
                     let text: Vec<String> = parts
                         .iter()
                         .map(|&(n, f)| {
-                            let nodes = if n == 1 {
-                                "1 node".to_string()
-                            } else {
-                                format!("{n} nodes")
-                            };
-                            names[f].replace("{}", &nodes)
+                            let word = if n == 1 { "node" } else { "nodes" };
+                            names[f]
+                                .replace("{count}", &n.to_string())
+                                .replace("{nodes}", word)
                         })
                         .collect();
                     result.reason = if text.is_empty() {
@@ -579,6 +693,38 @@ fn random_case(rng: &mut StdRng) -> (Vec<NodeInfo>, Vec<TaskGroup>) {
             }
             if rng.gen_bool(0.15) {
                 g.node = Some(pick(rng, &["n0", "n1", "dup", "nope"]).into());
+            }
+            if rng.gen_bool(0.5) {
+                let filters = rng.gen_range(0..3u32);
+                for _ in 0..filters {
+                    let text = pick(rng, &["load too high on {count} {nodes}", "{nodes}{count}"]);
+                    g.plugin_explanations.push(text.into());
+                }
+                g.plugin_failures = match rng.gen_range(0..3) {
+                    0 => Vec::new(),
+                    1 => vec![rng.gen_range(0..=filters + 1)],
+                    _ => (0..node_count)
+                        .map(|_| {
+                            if rng.gen_bool(0.6) {
+                                0
+                            } else {
+                                // Now and then beyond the explanations: a default text.
+                                rng.gen_range(0..=filters + 1)
+                            }
+                        })
+                        .collect(),
+                };
+                g.scores = match rng.gen_range(0..3) {
+                    0 => Vec::new(),
+                    1 => vec![rng.gen_range(-2..3)],
+                    _ => (0..node_count)
+                        .map(|_| match rng.gen_range(0..8) {
+                            0 => i64::MIN,
+                            1 => i64::MAX,
+                            _ => rng.gen_range(-2..3),
+                        })
+                        .collect(),
+                };
             }
             g
         })

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
+use super::explain::DEFAULT_PLUGIN_EXPLANATION;
 use super::filters::{normalize_arch, normalize_os, parse_ip, Filter, IpNet};
 use super::{ConstraintOp, NodeInfo, Strategy, TaskGroup, FAULTY_FAILURES};
 
@@ -19,11 +20,13 @@ struct NodeState {
     host_ports: HashSet<(u32, u32)>,
 }
 
-/// A node's position in the ranking; lower is better. For spread `primary` is the
-/// service's tasks and `secondary` all tasks; for binpack `free` and minus the tasks.
+/// A node's position in the ranking; lower is better. `score` is the placement
+/// plugins'. For spread `primary` is the service's tasks and `secondary` all tasks;
+/// for binpack `free` and minus the tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct RankKey {
     pub faulty: bool,
+    pub score: i64,
     pub primary: i128,
     pub secondary: i128,
     pub position: usize,
@@ -52,6 +55,9 @@ pub(crate) struct GroupPlan<'g> {
     host_ports: Vec<(u32, u32)>,
     nano_cpus: i128,
     memory_bytes: i128,
+    /// One text per plugin filter step: the group's, and a default for any step a
+    /// failure names beyond them.
+    pub explanations: Vec<String>,
 }
 
 /// Interned strings: attribute values, service IDs, protocols, platforms.
@@ -235,6 +241,15 @@ impl<'a> Cluster<'a> {
             .iter()
             .map(|key| self.column_for(key))
             .collect();
+        let steps = group
+            .plugin_failures
+            .iter()
+            .max()
+            .map_or(0, |&k| k as usize);
+        let mut explanations = group.plugin_explanations.clone();
+        if explanations.len() < steps {
+            explanations.resize(steps, DEFAULT_PLUGIN_EXPLANATION.to_string());
+        }
         GroupPlan {
             group,
             service,
@@ -245,6 +260,7 @@ impl<'a> Cluster<'a> {
             host_ports,
             nano_cpus: group.nano_cpus.into(),
             memory_bytes: group.memory_bytes.into(),
+            explanations,
         }
     }
 
@@ -283,11 +299,12 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    /// Ready, constraints and platform: what no placement changes.
+    /// Ready, plugins, constraints and platform: what no placement changes.
     pub(crate) fn passes_static(&self, i: usize, plan: &GroupPlan<'_>) -> bool {
-        [Filter::Ready, Filter::Constraints, Filter::Platform]
-            .into_iter()
-            .all(|f| self.passes(i, f, plan))
+        self.passes(i, Filter::Ready, plan)
+            && plan.group.plugin_failure(i) == 0
+            && self.passes(i, Filter::Constraints, plan)
+            && self.passes(i, Filter::Platform, plan)
     }
 
     /// Resources, host ports and max replicas: what a placement on the node can change.
@@ -297,13 +314,26 @@ impl<'a> Cluster<'a> {
             .all(|f| self.passes(i, f, plan))
     }
 
-    /// Per filter (in [`Filter::ALL`] order), the nodes of the universe for which it is
-    /// the first one to fail.
-    pub(crate) fn failures(&self, plan: &GroupPlan<'_>) -> [usize; 6] {
-        let mut counts = [0; 6];
+    /// Per step of the pipeline (ready, resources, each plugin filter, constraints,
+    /// platform, host ports, max replicas), the nodes of the universe for which it is
+    /// the first to refuse.
+    pub(crate) fn failures(&self, plan: &GroupPlan<'_>) -> Vec<usize> {
+        let plugins = plan.explanations.len();
+        let mut counts = vec![0; Filter::ALL.len() + plugins];
         for &i in &plan.universe {
-            if let Some(k) = Filter::ALL.iter().position(|&f| !self.passes(i, f, plan)) {
-                counts[k] += 1;
+            let (before, after) = Filter::ALL.split_at(2);
+            let step = if let Some(k) = before.iter().position(|&f| !self.passes(i, f, plan)) {
+                Some(k)
+            } else if let k @ 1.. = plan.group.plugin_failure(i) {
+                Some(1 + k as usize)
+            } else {
+                after
+                    .iter()
+                    .position(|&f| !self.passes(i, f, plan))
+                    .map(|k| 2 + plugins + k)
+            };
+            if let Some(step) = step {
+                counts[step] += 1;
             }
         }
         counts
@@ -337,6 +367,7 @@ impl<'a> Cluster<'a> {
         };
         RankKey {
             faulty,
+            score: plan.group.score(i),
             primary,
             secondary,
             position: i,

@@ -5,11 +5,15 @@
 //! `docs/design/services.md` ("Scheduler interface"). `swarmkit_py.scheduler.reference`
 //! implements the same rules naively in Python and is the oracle of the tests.
 //!
-//! Per group the static filters (ready, constraints, platform) run once over the
-//! nodes; the nodes that pass sit in a [`tree`] ordered by the ranking key. Each task
-//! takes the best node that also passes the dynamic filters (resources, host ports,
-//! max replicas). A node that fails a dynamic filter is dropped for the rest of the
-//! group: only a placement changes a node, and it is never placed on again.
+//! Per group the static filters (ready, plugins, constraints, platform) run once over
+//! the nodes; the nodes that pass sit in a [`tree`] ordered by the ranking key. Each
+//! task takes the best node that also passes the dynamic filters (resources, host
+//! ports, max replicas). A node that fails a dynamic filter is dropped for the rest of
+//! the group: only a placement changes a node, and it is never placed on again.
+//!
+//! Placement plugins run before the scheduler, outside it: their verdicts and scores
+//! arrive per group as plain numbers ([`TaskGroup::plugin_failures`],
+//! [`TaskGroup::scores`]), so the pipeline stays free of callbacks.
 
 mod cluster;
 mod explain;
@@ -116,6 +120,37 @@ pub struct TaskGroup {
     pub preferences: Vec<String>,
     /// Preassigned node ID (global services): only that node is considered.
     pub node: Option<String>,
+    /// Per node (by position in the `nodes` given to [`schedule`]): 0 when every
+    /// placement plugin filter allows the node, else `k`, the first (1-based) that
+    /// refuses it. Empty: no plugin filters. A single value applies to every node.
+    pub plugin_failures: Vec<u32>,
+    /// One per plugin filter: how its refusals read in a reason, `{count}` and `{nodes}`
+    /// (`node` or `nodes`) filled in, e.g. `load too high on {count} {nodes}`.
+    pub plugin_explanations: Vec<String>,
+    /// Per node (by position): the placement plugins' score, lower preferred. Empty:
+    /// all 0. A single value applies to every node.
+    pub scores: Vec<i64>,
+}
+
+impl TaskGroup {
+    /// The first plugin filter (1-based) that refuses node `i`, 0 if none does.
+    pub fn plugin_failure(&self, i: usize) -> u32 {
+        per_node(&self.plugin_failures, i)
+    }
+
+    /// The plugins' score of node `i`.
+    pub fn score(&self, i: usize) -> i64 {
+        per_node(&self.scores, i)
+    }
+}
+
+/// `values[i]`, where an empty list means all default and one value means all that value.
+fn per_node<T: Copy + Default>(values: &[T], i: usize) -> T {
+    match values {
+        [] => T::default(),
+        [value] => *value,
+        _ => values.get(i).copied().unwrap_or_default(),
+    }
 }
 
 /// How the last keys of the ranking order the nodes.
@@ -202,7 +237,7 @@ fn place_group(cluster: &mut Cluster<'_>, group: &TaskGroup, strategy: Strategy)
                 result.nodes.push(i);
             }
             None => {
-                result.reason = explain::reason(&cluster.failures(&plan));
+                result.reason = explain::reason(&cluster.failures(&plan), &plan.explanations);
                 break;
             }
         }
