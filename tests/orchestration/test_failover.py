@@ -62,3 +62,39 @@ async def test_a_new_leader_continues_restart_delay_and_attempts() -> None:
     assert len(sim.tasks()) == 2
     final = sim.store.get_task(restarted["ID"])
     assert final is not None and final["DesiredState"] == "complete"
+
+
+async def test_a_pass_over_other_services_keeps_a_pending_timer() -> None:
+    sim = Sim()
+    counter = itertools.count(1_000)
+
+    async def propose(txn: Txn) -> int:
+        index = next(counter)
+        sim.store.apply(index, txn)
+        return index
+
+    policy = {"Condition": "any", "Delay": 30 * SECOND}
+    for service_id in ("a", "b"):
+        body = spec(1, TaskTemplate={"RestartPolicy": policy})
+        body["Name"] = service_id
+        await propose(
+            Txn().create("services", {"ID": service_id, "Spec": parse_service_spec(body)})
+        )
+    orchestrator = Orchestrator(sim.store, propose, lambda: True)
+    await orchestrator.run_pass()
+    (task,) = sim.tasks("a")
+    await propose(
+        Txn().patch_task(task["ID"], status=task_status("failed", "", "exit 1", time=now()))
+    )
+    await orchestrator.run_pass()  # a's restart waits 30 s: a timer
+    timer = orchestrator._next_timer_ns
+    assert timer > time.time_ns()
+    # A change to b alone: a partial pass that must not forget a's timer.
+    orchestrator._dirty.clear()
+    (other,) = sim.tasks("b")
+    await propose(
+        Txn().patch_task(other["ID"], status=task_status("running", "started", time=now()))
+    )
+    assert orchestrator._dirty == {"b"} and not orchestrator._all_dirty
+    await orchestrator.run_pass()
+    assert orchestrator._next_timer_ns == timer

@@ -127,6 +127,7 @@ class Agent:
         on_update: Callable[[dict[str, Any]], None] | None = None,
         on_removed: Callable[[str], None] | None = None,
         worker: Worker | None = None,
+        load: Callable[[int], dict[str, int]] = current_load,
     ) -> None:
         self._credentials = credentials
         self.managers = list(managers)
@@ -139,6 +140,8 @@ class Agent:
         self.heartbeat_period = 5.0
         self.stopped_reason: str | None = None
         self.worker = worker
+        #: What the node reports using, given its running task count.
+        self._load = load
         self._outbox: dict[str, dict[str, Any]] = {}
         self._outbox_ready = asyncio.Event()
 
@@ -213,13 +216,19 @@ class Agent:
         finally:
             await client.close()
 
+    async def _call(self, client: RpcClient, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+        # cancellation that lands with the answer, leaving a session half alive
+        # and stop() hanging (CPython gh-86296).
+        async with asyncio.timeout(max(5.0, 3 * self.heartbeat_period)):
+            return await client.call(method, params)
+
     async def _heartbeats(self, client: RpcClient, session: str) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_period)
             running = self.worker.running_count() if self.worker is not None else 0
-            answer = await asyncio.wait_for(
-                client.call(HEARTBEAT, {"session_id": session, "load": current_load(running)}),
-                timeout=max(5.0, 3 * self.heartbeat_period),
+            answer = await self._call(
+                client, HEARTBEAT, {"session_id": session, "load": self._load(running)}
             )
             if "redirect" in answer:
                 raise _Redirect(str(answer["redirect"] or ""))
@@ -232,9 +241,8 @@ class Agent:
             while self._outbox:
                 items = list(self._outbox.items())[:STATUS_BATCH]
                 updates = [{"task_id": k, "status": v} for k, v in items]
-                answer = await asyncio.wait_for(
-                    client.call(UPDATE_TASK_STATUS, {"session_id": session, "updates": updates}),
-                    timeout=max(5.0, 3 * self.heartbeat_period),
+                answer = await self._call(
+                    client, UPDATE_TASK_STATUS, {"session_id": session, "updates": updates}
                 )
                 if "redirect" in answer:
                     raise _Redirect(str(answer["redirect"] or ""))
@@ -251,12 +259,10 @@ class Agent:
         publishers: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
-                answer = await asyncio.wait_for(
-                    client.call(
-                        ASSIGNMENTS,
-                        {"session_id": session, "known": known, "wait": self.heartbeat_period},
-                    ),
-                    timeout=max(5.0, 3 * self.heartbeat_period),
+                answer = await self._call(
+                    client,
+                    ASSIGNMENTS,
+                    {"session_id": session, "known": known, "wait": self.heartbeat_period},
                 )
                 if "redirect" in answer:
                     raise _Redirect(str(answer["redirect"] or ""))
@@ -297,7 +303,8 @@ class Agent:
             while True:
                 batch: list[list[Any]] = []
                 with contextlib.suppress(TimeoutError):
-                    batch.append(await asyncio.wait_for(queue.get(), 0.2))
+                    async with asyncio.timeout(0.2):
+                        batch.append(await queue.get())
                 while not queue.empty() and len(batch) < LOG_BATCH:
                     batch.append(queue.get_nowait())
                 finished = all(r.done() for r in readers) and queue.empty()

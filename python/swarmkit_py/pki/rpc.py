@@ -216,8 +216,11 @@ class RpcServer:
             if payload is None:
                 return
             answer = await self._answer(payload, peer_certificate, peer_address)
-            writer.write(encode_frame(answer))
-            await writer.drain()
+            try:
+                writer.write(encode_frame(answer))
+                await writer.drain()
+            except (ConnectionError, ssl.SSLError, OSError):
+                return  # the caller went away before its answer
 
     async def _answer(
         self,

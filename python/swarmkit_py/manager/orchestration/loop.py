@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from swarmkit_py.errors import SwarmError
+from swarmkit_py.model import Node
 from swarmkit_py.plugins.builtins import BuiltinScheduler
 from swarmkit_py.store import Change, ClusterStore, Txn
 from swarmkit_py.tasks import cancel_and_wait
@@ -25,7 +26,7 @@ from swarmkit_py.tasks import cancel_and_wait
 from .plan import Plan
 from .reaper import reap
 from .reconcile import ServiceReconciler
-from .scheduling import ScheduleFn, schedule_pending, wants_scheduling
+from .scheduling import PlacementPlugins, ScheduleFn, schedule_pending, wants_scheduling
 from .update import UpdateTimers, update_service
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,13 @@ class Orchestrator:
         propose: Callable[[Txn], Awaitable[int]],
         is_leader: Callable[[], bool],
         schedule: ScheduleFn | None = None,
+        placement: PlacementPlugins | None = None,
     ) -> None:
         self._store = store
         self._propose = propose
         self._is_leader = is_leader
         self.schedule_fn: ScheduleFn = schedule or BuiltinScheduler("spread").schedule
+        self.placement = placement or PlacementPlugins()
         self._dirty: set[str] = set()
         self._all_dirty = True
         self._wake = asyncio.Event()
@@ -54,6 +57,7 @@ class Orchestrator:
         self._timers = UpdateTimers()
         self._next_timer_ns = 0
         self.passes = 0
+        self._last_pass_seconds = 0.0
         store.add_listener(self._on_change)
 
     def start(self) -> None:
@@ -74,11 +78,14 @@ class Orchestrator:
             if change.table == "services":
                 self._dirty.add(change.id)
             elif change.table == "tasks":
+                if not _matters(change.before, change.after):
+                    continue
                 for obj in (change.before, change.after):
                     if isinstance(obj, dict) and obj.get("ServiceID"):
                         self._dirty.add(str(obj["ServiceID"]))
             elif change.table in ("nodes", "clusters", "*"):
-                self._all_dirty = True
+                if change.table != "nodes" or _node_matters(change.before, change.after):
+                    self._all_dirty = True
             else:
                 continue
             self._wake.set()
@@ -97,7 +104,10 @@ class Orchestrator:
                 continue
             if not was_leader:
                 was_leader, self._all_dirty = True, True
-            await asyncio.sleep(DEBOUNCE)
+            # At least the debounce, and as long as the last pass took: under a
+            # flood of changes the loop never takes more than half the CPU.
+            await asyncio.sleep(max(DEBOUNCE, self._last_pass_seconds))
+            started = time.monotonic()
             try:
                 await self.run_pass()
             except SwarmError as e:
@@ -108,6 +118,7 @@ class Orchestrator:
                 log.exception("orchestration pass failed")
                 self._all_dirty = True
                 await asyncio.sleep(1.0)
+            self._last_pass_seconds = min(1.0, time.monotonic() - started)
 
     def _sleep_time(self) -> float:
         if self._next_timer_ns:
@@ -117,7 +128,8 @@ class Orchestrator:
     async def run_pass(self) -> None:
         """One reconciliation of the marked (or all) services, then scheduling."""
         store = self._store
-        if self._all_dirty:
+        full = self._all_dirty
+        if full:
             service_ids = {str(sv["ID"]) for sv in store.list_services()}
             service_ids.update(str(t.get("ServiceID")) for t in store.list_tasks())
         else:
@@ -142,7 +154,10 @@ class Orchestrator:
             rec.run()
             update_service(rec, self._timers)
             reap(service, tasks, nodes, limit, plan)
-        self._next_timer_ns = plan.wake_ns
+        # A partial pass keeps the timers of the services it did not look at
+        # (an extra full pass when one fires is harmless).
+        pending = self._next_timer_ns if not full and self._next_timer_ns > now else 0
+        self._next_timer_ns = min((t for t in (pending, plan.wake_ns) if t), default=0)
         for txn in plan.task_txns():
             await self._propose(txn)
         for service, version in plan.services:
@@ -160,6 +175,35 @@ class Orchestrator:
             return
         services = {str(sv["ID"]): sv for sv in store.list_services()}
         for txn in schedule_pending(
-            tasks, store.list_nodes(), services, time.time_ns(), self.schedule_fn
+            tasks, store.list_nodes(), services, time.time_ns(), self.schedule_fn, self.placement
         ):
             await self._propose(txn)
+
+
+#: Task states whose arrival can change a decision: running (updates, start-first,
+#: held-back tasks) and every stopped state (restarts, reaping).
+_DECISIVE_STATES = frozenset(
+    {"running", "complete", "shutdown", "failed", "rejected", "remove", "orphaned"}
+)
+
+
+def _matters(before: object, after: object) -> bool:
+    """Whether a task change can change what the orchestrators decide (a
+    report of `starting` cannot; its `running` can)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return True
+    if any(before.get(k) != after.get(k) for k in ("DesiredState", "NodeID", "Spec")):
+        return True
+    state = (after.get("Status") or {}).get("State")
+    return state != (before.get("Status") or {}).get("State") and state in _DECISIVE_STATES
+
+
+def _node_matters(before: object, after: object) -> bool:
+    """Node changes that matter: new, gone, status, availability, labels, role."""
+    if not isinstance(before, Node) or not isinstance(after, Node):
+        return True
+    return (
+        before.status.state != after.status.state
+        or before.spec != after.spec
+        or (before.description != after.description)
+    )

@@ -102,8 +102,22 @@ class ServiceReconciler:
 
     # -- the pass ----------------------------------------------------------
 
+    def steady(self, slot: str) -> bool:
+        """The common case, skipped cheaply: one task, wanted running, not
+        stopped, on a node that keeps it (or not yet placed)."""
+        tasks = self.slots[slot]
+        if len(tasks) != 1:
+            return False
+        task = tasks[0]
+        if task.get("DesiredState") != "running" or s.has_stopped(task):
+            return False
+        node_id = task.get("NodeID")
+        return not node_id or node_usable(self.nodes.get(str(node_id)))
+
     def run(self) -> None:
         for slot in list(self.slots):
+            if self.steady(slot):
+                continue
             self.replace_lost(slot)
             self.restart_stopped(slot)
             self.retire_replaced(slot)

@@ -70,7 +70,9 @@ def by_slot(tasks: Iterable[Json]) -> dict[str, list[Json]]:
     for task in tasks:
         slots.setdefault(slot_key(task), []).append(task)
     for group in slots.values():
-        group.sort(key=lambda t: (created_ns(t), str(t.get("ID"))))
+        if len(group) > 1:
+            # Stored times are fixed-width RFC 3339 in UTC: they sort as text.
+            group.sort(key=lambda t: (str(t.get("CreatedAt") or ""), str(t.get("ID"))))
     return slots
 
 
