@@ -6,7 +6,8 @@ Measured: the time from `POST /services/create` until `GET /services?status=true
 shows every replica running (polled every 0.1 s; 0.5 s in the large case), so
 tasks/s covers the orchestrator, the scheduler, raft, the dispatcher's
 assignments, the agents starting simulated tasks, their status reports and the
-store. Cases: 1,000 replicas on 100 nodes and 10,000 on 500; each runs once on
+store. Cases: 1,000 replicas on 100 nodes, 10,000 on 500 and 10,000 on 1,000;
+each runs once on
 a fresh swarm, and the setup (manager, joins) is timed apart.
 
 Also shown: when the nodes themselves ran every task (`on_nodes_s`, sampled at
@@ -38,7 +39,11 @@ from swarmkit_py.testing.local_swarm import LocalSwarm
 from swarmkit_py.testing.sim_nodes import SimulatedNodes
 
 #: (nodes, replicas, time limit in s, status poll interval in s)
-CASES = [(100, 1_000, 120.0, 0.1), (500, 10_000, 300.0, 0.5)]
+CASES = [
+    (100, 1_000, 120.0, 0.1),
+    (500, 10_000, 300.0, 0.5),
+    (1_000, 10_000, 300.0, 0.5),
+]
 #: Docker's default: 500 nodes then heartbeat 100 times a second.
 DISPATCHER_HEARTBEAT = "5s"
 TMPFS = Path("/dev/shm")
@@ -156,7 +161,9 @@ def _progress(run: Run) -> str:
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(
-    ("node_count", "replicas", "limit", "poll"), CASES, ids=["1k-on-100", "10k-on-500"]
+    ("node_count", "replicas", "limit", "poll"),
+    CASES,
+    ids=["1k-on-100", "10k-on-500", "10k-on-1000"],
 )
 def test_service_create_to_all_running(
     benchmark: Any,
