@@ -33,8 +33,10 @@ HEARTBEAT = "Dispatcher.Heartbeat"
 ASSIGNMENTS = "Dispatcher.Assignments"
 UPDATE_TASK_STATUS = "Dispatcher.UpdateTaskStatus"
 PUBLISH_LOGS = "Dispatcher.PublishLogs"
-#: Log lines sent per call.
+#: Log lines sent per call, and their bytes (a line is at most 16 KiB; RPC
+#: frames stop at 1 MiB).
 LOG_BATCH = 500
+LOG_BATCH_BYTES = 256 * 1024
 #: Status reports sent per call.
 STATUS_BATCH = 500
 
@@ -266,8 +268,13 @@ class Agent:
                 )
                 if "redirect" in answer:
                     raise _Redirect(str(answer["redirect"] or ""))
-                known = str(answer.get("version") or "")
                 tasks = answer.get("tasks")
+                if isinstance(tasks, list) and int(answer.get("pages") or 1) > 1:
+                    tasks = await self._remaining_pages(client, session, answer)
+                    if tasks is None:
+                        known = ""  # the set changed while paging: start over
+                        continue
+                known = str(answer.get("version") or "")
                 if isinstance(tasks, list):
                     await self.worker.apply([t for t in tasks if isinstance(t, dict)])
                     subs = {str(sub.get("id")): sub for sub in answer.get("logs") or []}
@@ -283,6 +290,21 @@ class Agent:
             for publisher in publishers.values():
                 publisher.cancel()
             await client.close()
+
+    async def _remaining_pages(
+        self, client: RpcClient, session: str, first: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """All the tasks of a paged assignments answer; None if the set changed
+        meanwhile (the pages would not fit together)."""
+        tasks = [t for t in first.get("tasks") or [] if isinstance(t, dict)]
+        for page in range(1, int(first.get("pages") or 1)):
+            answer = await self._call(client, ASSIGNMENTS, {"session_id": session, "page": page})
+            if "redirect" in answer:
+                raise _Redirect(str(answer["redirect"] or ""))
+            if answer.get("version") != first.get("version"):
+                return None
+            tasks.extend(t for t in answer.get("tasks") or [] if isinstance(t, dict))
+        return tasks
 
     async def _publish_logs(self, client: RpcClient, session: str, sub: dict[str, Any]) -> None:
         """Sends the logs a subscription asks for, then says done (unless following)."""
@@ -305,8 +327,10 @@ class Agent:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.2):
                         batch.append(await queue.get())
-                while not queue.empty() and len(batch) < LOG_BATCH:
+                size = sum(len(m[2]) for m in batch)
+                while not queue.empty() and len(batch) < LOG_BATCH and size < LOG_BATCH_BYTES:
                     batch.append(queue.get_nowait())
+                    size += len(batch[-1][2])
                 finished = all(r.done() for r in readers) and queue.empty()
                 if not batch and not finished:
                     continue

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmkit_py.logs import LogLine, LogOptions
+from swarmkit_py.model.task import TASK_STATES
 from swarmkit_py.model.times import format_time
 from swarmkit_py.runtime.base import (
     Runtime,
@@ -41,24 +42,7 @@ from swarmkit_py.runtime.base import (
 
 log = logging.getLogger(__name__)
 
-#: Task states in the only order they may take.
-STATES = (
-    "new",
-    "pending",
-    "assigned",
-    "accepted",
-    "preparing",
-    "ready",
-    "starting",
-    "running",
-    "complete",
-    "shutdown",
-    "failed",
-    "rejected",
-    "remove",
-    "orphaned",
-)
-_ORDER = {state: index for index, state in enumerate(STATES)}
+_ORDER: dict[str, int] = {state: index for index, state in enumerate(TASK_STATES)}
 _ACCEPTED, _RUNNING, _COMPLETE = _ORDER["accepted"], _ORDER["running"], _ORDER["complete"]
 
 STATE_FILE = "state.json"

@@ -37,6 +37,8 @@ UPDATE_TASK_STATUS = "Dispatcher.UpdateTaskStatus"
 STATUS_BATCH_INTERVAL = 0.05
 #: Status reports written per store transaction.
 STATUS_BATCH_OPS = 500
+#: Tasks per assignments answer (a task is about a kilobyte; frames stop at 1 MiB).
+ASSIGNMENT_PAGE = 200
 #: Missed periods before a node is down.
 GRACE_PERIODS = 3
 
@@ -152,6 +154,9 @@ class Dispatcher:
             return redirect
         node_id, session = self._session_of(context, params)
         session.last_seen = time.monotonic()
+        page = params.get("page")
+        if isinstance(page, int) and page > 0:
+            return self._assignment_page(node_id, page)
         if params.get("known") == self._version(node_id):
             event = self._changed.setdefault(node_id, asyncio.Event())
             event.clear()
@@ -166,9 +171,19 @@ class Dispatcher:
             if params.get("known") == self._version(node_id):
                 return {"version": self._version(node_id), "unchanged": True}
         self._changed.setdefault(node_id, asyncio.Event())
+        return self._assignment_page(node_id, 0)
+
+    def _assignment_page(self, node_id: str, page: int) -> Params:
+        """One page of the node's tasks: a node with thousands of tasks gets
+        them in several answers, each well under the RPC frame limit."""
+        tasks = sorted(self.assigned_tasks(node_id), key=lambda t: str(t["ID"]))
+        pages = max(1, -(-len(tasks) // ASSIGNMENT_PAGE))
+        start = page * ASSIGNMENT_PAGE
         return {
             "version": self._version(node_id),
-            "tasks": self.assigned_tasks(node_id),
+            "tasks": tasks[start : start + ASSIGNMENT_PAGE],
+            "page": page,
+            "pages": pages,
             "logs": self.logs.for_node(node_id),
         }
 

@@ -34,6 +34,8 @@ PUBLISH = "Dispatcher.PublishLogs"
 IDLE_TIMEOUT = 30.0
 #: Messages buffered per subscription before publishers are told to slow down.
 MAX_BUFFERED = 20_000
+#: Log bytes per read answer (RPC frames stop at 1 MiB).
+READ_BYTES = 512 * 1024
 
 
 @dataclass
@@ -117,7 +119,7 @@ class LogBroker:
             sub.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.changed.wait(), wait)
-        messages, sub.messages = sub.messages, []
+        messages = _take(sub.messages, READ_BYTES)
         sub.last_read = time.monotonic()
         done = sub.done and not sub.messages
         if done:
@@ -177,6 +179,19 @@ class LogBroker:
             sub.pending_nodes.discard(node_id)
         sub.changed.set()
         return {"closed": False, "slow_down": len(sub.messages) > MAX_BUFFERED}
+
+
+def _take(messages: list[list[Any]], budget: int) -> list[list[Any]]:
+    """Removes and returns the oldest messages whose data fits `budget` (at least one)."""
+    size, count = 0, 0
+    for message in messages:
+        size += len(message[2]) + 64
+        if count and size > budget:
+            break
+        count += 1
+    taken = messages[:count]
+    del messages[:count]
+    return taken
 
 
 async def stream(

@@ -15,6 +15,24 @@ Json = dict[str, Any]
 OPS_PER_TXN = 200
 
 
+class TxnBatches:
+    """Operations gathered into transactions of at most OPS_PER_TXN each."""
+
+    def __init__(self) -> None:
+        self.done: list[Txn] = []
+        self.current = Txn()
+
+    def add(self) -> Txn:
+        """The transaction to add the next operation to."""
+        if len(self.current.ops) >= OPS_PER_TXN:
+            self.done.append(self.current)
+            self.current = Txn()
+        return self.current
+
+    def txns(self) -> list[Txn]:
+        return self.done + ([self.current] if self.current.ops else [])
+
+
 @dataclass
 class Plan:
     creates: list[Json] = field(default_factory=list)
@@ -43,23 +61,11 @@ class Plan:
     def task_txns(self) -> list[Txn]:
         """Task writes in transactions of at most OPS_PER_TXN operations. None of
         them can conflict: creates have new IDs, patches only move forward."""
-        txns: list[Txn] = []
-        txn = Txn()
+        batches = TxnBatches()
         for task in self.creates:
-            txn.create("tasks", task)
-            if len(txn.ops) >= OPS_PER_TXN:
-                txns.append(txn)
-                txn = Txn()
+            batches.add().create("tasks", task)
         for task_id, state in self.desired.items():
-            txn.patch_task(task_id, desired=state)
-            if len(txn.ops) >= OPS_PER_TXN:
-                txns.append(txn)
-                txn = Txn()
+            batches.add().patch_task(task_id, desired=state)
         for task_id in self.deletes:
-            txn.delete("tasks", task_id)
-            if len(txn.ops) >= OPS_PER_TXN:
-                txns.append(txn)
-                txn = Txn()
-        if txn.ops:
-            txns.append(txn)
-        return txns
+            batches.add().delete("tasks", task_id)
+        return batches.txns()

@@ -22,7 +22,7 @@ from swarmkit_py.scheduler import GroupResult, SchedGroup, SchedNode
 from swarmkit_py.store import Txn
 
 from . import slots as s
-from .plan import OPS_PER_TXN
+from .plan import TxnBatches
 
 #: ``schedule(nodes, groups)``: a scheduler plugin's method (spread, binpack, ...).
 ScheduleFn = Callable[[list[SchedNode], list[SchedGroup]], list[GroupResult]]
@@ -236,29 +236,20 @@ def schedule_pending(
     consultation.report()
     results = schedule(sched_nodes, sched_groups)
     stamp = format_time(now_ns)
-    txns: list[Txn] = []
-    txn = Txn()
+    batches = TxnBatches()
     for members, result in zip(groups.values(), results, strict=True):
         for task, node_id in zip(members, result.node_ids, strict=False):
-            txn.patch_task(
+            batches.add().patch_task(
                 str(task["ID"]),
                 node_id=node_id,
                 status=task_status("assigned", "scheduler assigned task to node", time=stamp),
             )
-            if len(txn.ops) >= OPS_PER_TXN:
-                txns.append(txn)
-                txn = Txn()
         for task in members[len(result.node_ids) :]:
             status = task.get("Status") or {}
             if status.get("State") == "pending" and status.get("Err") == result.reason:
                 continue
-            txn.patch_task(
+            batches.add().patch_task(
                 str(task["ID"]),
                 status=task_status("pending", "pending task scheduling", result.reason, time=stamp),
             )
-            if len(txn.ops) >= OPS_PER_TXN:
-                txns.append(txn)
-                txn = Txn()
-    if txn.ops:
-        txns.append(txn)
-    return txns
+    return batches.txns()
