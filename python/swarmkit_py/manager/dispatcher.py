@@ -10,6 +10,7 @@ grace period before `down`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -161,10 +162,9 @@ class Dispatcher:
             event = self._changed.setdefault(node_id, asyncio.Event())
             event.clear()
             wait = float(params.get("wait") or self.heartbeat_period)
-            try:
-                await asyncio.wait_for(event.wait(), min(wait, self.heartbeat_period))
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(wait, self.heartbeat_period)):
+                    await event.wait()
             if not self._is_leader():
                 return {"redirect": self._leader_address() or ""}
             session.last_seen = time.monotonic()

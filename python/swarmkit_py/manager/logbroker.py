@@ -118,7 +118,8 @@ class LogBroker:
         if not sub.messages and not sub.done:
             sub.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sub.changed.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await sub.changed.wait()
         messages = _take(sub.messages, READ_BYTES)
         sub.last_read = time.monotonic()
         done = sub.done and not sub.messages

@@ -94,7 +94,10 @@ class Orchestrator:
         was_leader = False
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_time())
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                # cancellation stop() sends (CPython gh-86296).
+                async with asyncio.timeout(self._sleep_time()):
+                    await self._wake.wait()
             except TimeoutError:
                 self._all_dirty = True
             self._wake.clear()
