@@ -46,6 +46,13 @@ class Sim:
         txn.time = format_time(self.now)  # the proposer's clock is the simulated one
         self.store.apply(next(self._index), txn)
 
+    async def propose(self, txn: Txn) -> int:
+        """What a real Orchestrator is given: applies at once, stamped with the
+        proposer's own wall clock, as on a leader."""
+        index = next(self._index)
+        self.store.apply(index, txn)
+        return index
+
     def create_service(self, spec: Json, service_id: str = "s1") -> None:
         self.apply(Txn().create("services", {"ID": service_id, "Spec": parse_service_spec(spec)}))
 

@@ -4,7 +4,6 @@ one stopped."""
 
 from __future__ import annotations
 
-import itertools
 import time
 
 from swarmkit_py.manager.orchestration import Orchestrator
@@ -18,16 +17,9 @@ from .harness import SECOND, Sim, spec
 
 async def test_a_new_leader_continues_restart_delay_and_attempts() -> None:
     sim = Sim()
-    counter = itertools.count(1_000)
-
-    async def propose(txn: Txn) -> int:
-        index = next(counter)
-        sim.store.apply(index, txn)
-        return index
-
+    propose = sim.propose
     policy = {"Condition": "any", "Delay": 30 * SECOND, "MaxAttempts": 1}
-    sim.store.apply(
-        next(counter),
+    await propose(
         Txn().create(
             "services",
             {
@@ -66,13 +58,7 @@ async def test_a_new_leader_continues_restart_delay_and_attempts() -> None:
 
 async def test_a_pass_over_other_services_keeps_a_pending_timer() -> None:
     sim = Sim()
-    counter = itertools.count(1_000)
-
-    async def propose(txn: Txn) -> int:
-        index = next(counter)
-        sim.store.apply(index, txn)
-        return index
-
+    propose = sim.propose
     policy = {"Condition": "any", "Delay": 30 * SECOND}
     for service_id in ("a", "b"):
         body = spec(1, TaskTemplate={"RestartPolicy": policy})

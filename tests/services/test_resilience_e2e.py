@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 from swarmkit_py.testing.local_swarm import LocalSwarm
 
+from ..runtime import alive
 from .conftest import api, running_tasks, sleeper, spread, wait_spread, wait_until
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_global_service_follows_nodes_that_join_and_drain(tmp_path: Path) -> None:
@@ -69,7 +61,7 @@ async def test_tasks_on_workers_outlive_every_manager(tmp_path: Path) -> None:
         for i in (1, 2, 3):
             swarm.kill(i)
         await asyncio.sleep(3)
-        assert all(_alive(pid) for pid in before.values())
+        assert all(alive(pid) for pid in before.values())
         await asyncio.gather(*(swarm.restart(i) for i in (1, 2, 3)))
         async with api(swarm, 2) as client:
             await wait_until(
@@ -85,7 +77,7 @@ async def test_tasks_on_workers_outlive_every_manager(tmp_path: Path) -> None:
                 for t in await running_tasks(client, "durable")
             }
             assert after == before
-            assert all(_alive(pid) for pid in before.values())
+            assert all(alive(pid) for pid in before.values())
             assert await spread(client, "durable") == {"node4": 2, "node5": 2}
     finally:
         await swarm.stop()

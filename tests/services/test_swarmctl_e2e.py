@@ -4,19 +4,11 @@ tasks run, ls/ps/logs/scale/update/rollback/rm behave like docker's."""
 from __future__ import annotations
 
 import json
-import os
 
 from swarmkit_py.testing.local_swarm import LocalSwarm
 
+from ..runtime import alive
 from .conftest import api, running_tasks, wait_until
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_service_commands_end_to_end(swarm3: LocalSwarm) -> None:
@@ -73,6 +65,6 @@ async def test_service_commands_end_to_end(swarm3: LocalSwarm) -> None:
             timeout=30,
             what="the tasks to be removed",
         )
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     r = await swarm3.swarmctl(1, "service", "ps", "web", check=False)
     assert r.returncode == 1 and "no such service: web" in r.stderr

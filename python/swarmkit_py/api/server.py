@@ -27,14 +27,15 @@ from .. import __version__
 from ..errors import InvalidArgument, SwarmError
 from ..logs import LogMessage, LogOptions
 from ..model.times import format_time
+from ..store import query as store_query
 from . import requests as rq
 from .backend import SwarmBackend
 
 API_VERSION = "1.47"
 MAX_BODY_BYTES = 2 * 1024 * 1024
-NODE_FILTERS = frozenset({"id", "label", "membership", "name", "node.label", "role"})
-SERVICE_FILTERS = frozenset({"id", "label", "mode", "name"})
-TASK_FILTERS = frozenset({"id", "name", "service", "node", "label", "desired-state", "_up-to-date"})
+NODE_FILTERS = frozenset(store_query.NODE_FILTERS)
+SERVICE_FILTERS = frozenset(store_query.SERVICE_FILTERS)
+TASK_FILTERS = frozenset(store_query.TASK_FILTERS)
 # Docker's media types of a log stream: frames with 8-byte headers, or (TTY
 # tasks, and clients older than API 1.42) the same bytes labelled raw.
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"

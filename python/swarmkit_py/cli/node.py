@@ -16,11 +16,13 @@ from ..errors import SwarmError
 from .common import CommandError, CommandFailed, fail_item, run
 from .output import (
     FORMAT_OPTION,
+    INSPECT_FORMAT_OPTION,
+    INSPECT_PRETTY_OPTION,
     bytes_size,
     cpus,
     go_time,
     pretty,
-    print_inspect,
+    print_inspected,
     print_json_lines,
     print_table,
 )
@@ -216,18 +218,8 @@ def node_ls(ctx: click.Context, quiet: bool, filters: tuple[str, ...], output_fo
 
 
 @node.command("inspect")
-@click.option(
-    "--pretty",
-    "pretty_output",
-    is_flag=True,
-    help="Print the information in a human friendly format",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json"]),
-    help="json: one compact JSON object per line instead of an indented array",
-)
+@INSPECT_PRETTY_OPTION
+@INSPECT_FORMAT_OPTION
 @click.argument("refs", nargs=-1, required=True, metavar="NODE...")
 @click.pass_context
 def node_inspect(
@@ -243,12 +235,7 @@ def node_inspect(
                 found.append(await api.node_inspect(await resolve(api, ref)))
             except (SwarmError, CommandError) as err:
                 errors.append(err)
-        if pretty_output:
-            click.echo("\n\n".join(node_pretty(item) for item in found))
-        elif output_format == "json":
-            print_json_lines(found)
-        else:
-            print_inspect(found)
+        print_inspected(found, pretty_output, output_format, node_pretty)
         for error in errors:
             fail_item(error)
         if errors:

@@ -8,7 +8,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +75,37 @@ def print_json_lines(items: Sequence[Any], sort_keys: bool = False) -> None:
 def print_inspect(items: Sequence[Any]) -> None:
     """A JSON array indented by four spaces, as `docker inspect` prints."""
     click.echo(json.dumps(list(items), indent=4))
+
+
+#: `inspect`'s output flags, shared by `node inspect` and `service inspect`.
+INSPECT_PRETTY_OPTION = click.option(
+    "--pretty",
+    "pretty_output",
+    is_flag=True,
+    help="Print the information in a human friendly format",
+)
+INSPECT_FORMAT_OPTION = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json"]),
+    help="json: one compact JSON object per line instead of an indented array",
+)
+
+
+def print_inspected(
+    found: Sequence[Any],
+    pretty_output: bool,
+    output_format: str | None,
+    pretty_text: Callable[[Any], str],
+) -> None:
+    """What `inspect` found: docker's pretty text, JSON lines, or an indented array."""
+    if pretty_output:
+        if found:
+            click.echo("\n\n".join(pretty_text(item) for item in found))
+    elif output_format == "json":
+        print_json_lines(found)
+    else:
+        print_inspect(found)
 
 
 def pretty(text: str) -> str:

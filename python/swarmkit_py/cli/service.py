@@ -19,7 +19,15 @@ from ..model.times import format_time
 from . import node as node_commands
 from .common import CommandError, CommandFailed, error_text, fail_item, run
 from .durations import parse_since
-from .output import FORMAT_OPTION, print_inspect, print_json_lines, print_table, truncate_id
+from .output import (
+    FORMAT_OPTION,
+    INSPECT_FORMAT_OPTION,
+    INSPECT_PRETTY_OPTION,
+    print_inspected,
+    print_json_lines,
+    print_table,
+    truncate_id,
+)
 from .progress import wait_on_service
 from .service_output import service_pretty, service_row
 from .service_spec import (
@@ -311,18 +319,8 @@ def service_ls(
 
 
 @service.command("inspect")
-@click.option(
-    "--pretty",
-    "pretty_output",
-    is_flag=True,
-    help="Print the information in a human friendly format",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json"]),
-    help="json: one compact JSON object per line instead of an indented array",
-)
+@INSPECT_PRETTY_OPTION
+@INSPECT_FORMAT_OPTION
 @click.argument("refs", nargs=-1, required=True, metavar="SERVICE...")
 @click.pass_context
 def service_inspect(
@@ -340,13 +338,7 @@ def service_inspect(
                 errors.append(CommandError(f"no such service: {ref}"))
             except SwarmError as err:
                 errors.append(err)
-        if pretty_output:
-            if found:
-                click.echo("\n\n".join(service_pretty(item) for item in found))
-        elif output_format == "json":
-            print_json_lines(found)
-        else:
-            print_inspect(found)
+        print_inspected(found, pretty_output, output_format, service_pretty)
         for error in errors:
             fail_item(error)
         if errors:

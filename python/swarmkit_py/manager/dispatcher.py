@@ -145,6 +145,7 @@ class Dispatcher:
         session = self._sessions.get(node_id)
         if session is None or session.session_id != params.get("session_id"):
             raise _SessionInvalid()
+        session.last_seen = time.monotonic()  # any call of the session is a sign of life
         return node_id, session
 
     async def _assignments(self, context: CallContext, params: Params) -> Params:
@@ -154,7 +155,6 @@ class Dispatcher:
         if redirect is not None:
             return redirect
         node_id, session = self._session_of(context, params)
-        session.last_seen = time.monotonic()
         page = params.get("page")
         if isinstance(page, int) and page > 0:
             return self._assignment_page(node_id, page)
@@ -192,8 +192,7 @@ class Dispatcher:
         redirect = self._redirect()
         if redirect is not None:
             return redirect
-        node_id, session = self._session_of(context, params)
-        session.last_seen = time.monotonic()
+        node_id, _ = self._session_of(context, params)
         updates = params.get("updates")
         if not isinstance(updates, list):
             raise SwarmError("updates must be a list")
@@ -284,12 +283,7 @@ class Dispatcher:
         redirect = self._redirect()
         if redirect is not None:
             return redirect
-        assert context.peer is not None
-        node_id = context.peer.node_id
-        session = self._sessions.get(node_id)
-        if session is None or session.session_id != params.get("session_id"):
-            raise _SessionInvalid()
-        session.last_seen = time.monotonic()
+        node_id, _ = self._session_of(context, params)
         node = self._store.get_node(node_id)
         if node is not None:
             load = NodeLoad.from_api(params.get("load") or {})

@@ -120,7 +120,12 @@ class Manager:
             schedule=scheduler.schedule,
             placement=PlacementPlugins.from_plugins(self.plugins),
         )
-        self.store.add_listener(self._notify_plugins)
+        # Only with observers: node objects would be converted for each change,
+        # heartbeat load writes included.
+        self._observe_tasks = self.plugins.observes("task_changed")
+        self._observe_nodes = self.plugins.observes("node_changed")
+        if self._observe_tasks or self._observe_nodes:
+            self.store.add_listener(self._notify_plugins)
         methods = {}
         methods.update(self.proposer.methods())
         methods.update(self.dispatcher.methods())
@@ -143,10 +148,10 @@ class Manager:
         if not self.raft.is_leader:
             return
         for change in changes:
-            if change.table == "tasks" and isinstance(change.after, dict):
+            if change.table == "tasks" and self._observe_tasks and isinstance(change.after, dict):
                 previous = change.before if isinstance(change.before, dict) else None
                 self.plugins.notify("task_changed", task=change.after, previous=previous)
-            elif change.table == "nodes" and isinstance(change.after, Node):
+            elif change.table == "nodes" and self._observe_nodes and isinstance(change.after, Node):
                 before = change.before.to_api() if isinstance(change.before, Node) else None
                 self.plugins.notify("node_changed", node=change.after.to_api(), previous=before)
 

@@ -28,7 +28,8 @@ from swarmkit_py.model.service import (
 from swarmkit_py.model.task import is_up_to_date, make_task, task_name
 from swarmkit_py.model.times import format_time, now
 from swarmkit_py.pki import generate_id
-from swarmkit_py.store import ClusterStore, Txn
+from swarmkit_py.store import SERVICE_FILTERS, TASK_FILTERS, ClusterStore, Txn
+from swarmkit_py.store.query import check_filters
 
 from .orchestration import slots as s
 
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from .manager import Manager
 
 Json = dict[str, Any]
-SERVICE_FILTERS = ("id", "label", "mode", "name")
-TASK_FILTERS = ("id", "name", "service", "node", "label", "desired-state", "_up-to-date")
 #: Docker's desired-state filter values, and the states we use behind each.
 _DESIRED = {
     "running": {"running", "ready"},
@@ -75,7 +74,7 @@ class ServiceControl:
         return {"RunningTasks": running, "DesiredTasks": want, "CompletedTasks": 0}
 
     def services_list(self, filters: dict[str, list[str]], status: bool) -> list[Json]:
-        _check_filters(filters, SERVICE_FILTERS, "service")
+        check_filters(filters, SERVICE_FILTERS)
         out = []
         for service in self.store.list_services():
             spec = service["Spec"]
@@ -104,7 +103,7 @@ class ServiceControl:
         return shown
 
     def tasks_list(self, filters: dict[str, list[str]]) -> list[Json]:
-        _check_filters(filters, TASK_FILTERS, "task")
+        check_filters(filters, TASK_FILTERS)
         store = self.store
         tasks: list[Json]
         if "service" in filters:
@@ -321,10 +320,3 @@ def _endpoint(spec: Json) -> Json:
     if ports:
         out["Ports"] = ports
     return out
-
-
-def _check_filters(filters: dict[str, list[str]], allowed: tuple[str, ...], kind: str) -> None:
-    """Docker's answer to a filter the list does not know."""
-    for key in filters:
-        if key not in allowed:
-            raise InvalidArgument(f"invalid filter '{key}'")

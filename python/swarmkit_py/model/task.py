@@ -7,7 +7,7 @@ A task's state only moves forward through :data:`TASK_STATES`; managers write up
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import InvalidArgument
 from .common import deep_copy
@@ -31,24 +31,7 @@ TaskState = Literal[
 ]
 
 #: Every task state, in the only order a task moves through them.
-TASK_STATES: tuple[TaskState, ...] = (
-    "new",
-    "pending",
-    "assigned",
-    "accepted",
-    "preparing",
-    "ready",
-    "starting",
-    "running",
-    "complete",
-    "shutdown",
-    "failed",
-    "rejected",
-    "remove",
-    "orphaned",
-)
-#: What ``DesiredState`` may be set to.
-DESIRED_STATES: tuple[TaskState, ...] = ("running", "ready", "shutdown", "remove")
+TASK_STATES: tuple[TaskState, ...] = get_args(TaskState)
 
 _RANK: dict[str, int] = {state: rank for rank, state in enumerate(TASK_STATES)}
 _COMPLETE = _RANK["complete"]

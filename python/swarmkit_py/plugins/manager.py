@@ -157,6 +157,11 @@ class Plugins:
 
     # -- observers -------------------------------------------------------------
 
+    def observes(self, hook: str) -> bool:
+        """Whether any plugin implements the observer hook (callers skip building
+        its arguments otherwise)."""
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Calls an observer hook on every plugin; one that raises is logged and skipped."""
         for impl in getattr(self.pm.hook, hook).get_hookimpls():

@@ -5,7 +5,7 @@ through Raft; every manager's :class:`StoreStateMachine` applies the committed
 entry to its :class:`ClusterStore`, and ``result(index)`` says if it failed.
 """
 
-from .query import NODE_FILTERS
+from .query import NODE_FILTERS, SERVICE_FILTERS, TASK_FILTERS
 from .snapshot import SNAPSHOT_FORMAT, CorruptSnapshot
 from .state_machine import DEFAULT_RESULT_WINDOW, StoreStateMachine
 from .store import Change, ChangeKind, ClusterStore, Listener, object_version
@@ -29,8 +29,10 @@ from .txn import (
 __all__ = [
     "DEFAULT_RESULT_WINDOW",
     "NODE_FILTERS",
+    "SERVICE_FILTERS",
     "SNAPSHOT_FORMAT",
     "TABLES",
+    "TASK_FILTERS",
     "Change",
     "ChangeKind",
     "ClusterStore",

@@ -12,6 +12,10 @@ _T = TypeVar("_T")
 
 #: The filters ``GET /nodes`` accepts.
 NODE_FILTERS = ("id", "label", "membership", "name", "node.label", "role")
+#: The filters ``GET /services`` accepts.
+SERVICE_FILTERS = ("id", "label", "mode", "name")
+#: The filters ``GET /tasks`` accepts (``_up-to-date`` is the docker CLI's hidden one).
+TASK_FILTERS = ("id", "name", "service", "node", "label", "desired-state", "_up-to-date")
 
 
 def resolve(

@@ -92,13 +92,10 @@ class ServiceReconciler:
         return self.plan.desired.get(str(task["ID"]), s.desired(task))
 
     def active(self, slot: str) -> list[Json]:
-        return [t for t in self.slots.get(slot, []) if s.is_active(t) and self._still(t)]
-
-    def _still(self, task: Json) -> bool:
-        return s.is_active({"DesiredState": self.desired(task)})
+        return [t for t in self.slots.get(slot, []) if s.wants_run(self.desired(t))]
 
     def occupied(self, slot: str) -> bool:
-        return any(s.occupies({"DesiredState": self.desired(t)}) for t in self.slots.get(slot, []))
+        return any(self.occupied_by(t) for t in self.slots.get(slot, []))
 
     # -- the pass ----------------------------------------------------------
 
@@ -238,7 +235,8 @@ class ServiceReconciler:
                         self.plan.set_desired(task, "remove")
 
     def occupied_by(self, task: Json) -> bool:
-        return s.occupies({"DesiredState": self.desired(task)})
+        """The task holds its slot, counting this pass's decisions."""
+        return s.holds_slot(self.desired(task))
 
     def scale_down_victims(self, held: list[str], count: int) -> list[str]:
         """Docker's order: slots without a running task first, then those on the

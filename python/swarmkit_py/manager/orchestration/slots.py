@@ -28,9 +28,20 @@ def desired(task: Json) -> str:
     return str(task.get("DesiredState") or "running")
 
 
+def wants_run(desired_state: str) -> bool:
+    """A desired state that asks for running (`ready` or `running`)."""
+    return state_rank(desired_state) <= RUNNING
+
+
+def holds_slot(desired_state: str) -> bool:
+    """A desired state that keeps the slot taken: wanted running, or finished
+    without a restart."""
+    return wants_run(desired_state) or desired_state == FINISHED
+
+
 def is_active(task: Json) -> bool:
     """The orchestrator wants it to run (desired `ready` or `running`)."""
-    return state_rank(desired(task)) <= RUNNING
+    return wants_run(desired(task))
 
 
 def has_stopped(task: Json) -> bool:
@@ -78,4 +89,4 @@ def by_slot(tasks: Iterable[Json]) -> dict[str, list[Json]]:
 
 def occupies(task: Json) -> bool:
     """The task holds its slot: wanted running, or finished without a restart."""
-    return is_active(task) or desired(task) == FINISHED
+    return holds_slot(desired(task))
