@@ -4,11 +4,15 @@ from collections.abc import Sequence
 from os import PathLike
 from typing import Any
 
+from swarmkit_py.storage.types import LogBackend
+
 class RaftStorageError(Exception):
     """The node's durable storage failed (locked, corrupt, unknown version, I/O)."""
 
 class RaftCore:
-    """A Raft node running on its own Rust thread."""
+    """A Raft node running on its own Rust thread. Its log lives in `data_dir`
+    (the `file` backend), in `log_backend` (called on the node's thread, with
+    the GIL taken for each call; give one or the other), or in memory."""
 
     def __init__(
         self,
@@ -16,6 +20,7 @@ class RaftCore:
         data_dir: str | PathLike[str] | None = None,
         bootstrap: list[tuple[int, str]] | None = None,
         *,
+        log_backend: LogBackend | None = None,
         tick_interval: float = 1.0,
         election_ticks: int = 10,
         heartbeat_ticks: int = 1,
@@ -45,7 +50,9 @@ class RaftCore:
         membership ([(id, address, learner)], [removed ids]) | None,
         leader_changed, leader (id, term, role) | None, snapshots_saved,
         snapshot_wanted, logs [(level, message)], fatal str | None."""
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> dict[str, Any]:
+        """The node's status after its latest batch; never waits for the node
+        thread (which may be stuck in its storage backend)."""
     def stop(self) -> None: ...
 
 class FileLog:

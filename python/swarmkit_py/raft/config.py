@@ -13,10 +13,11 @@ class RaftConfig:
     """How one Raft node runs.
 
     `data_dir` holds the durable log (the `file` storage backend); `None` keeps
-    it in memory, for tests. `peers` bootstraps a new group with these members
-    (every initial member gets the same mapping); leave it `None` for a node that
-    waits to be added by a leader. Both are ignored once the data directory has
-    state.
+    it in memory, for tests. A node given a log backend (see `RaftNode`) keeps
+    its log there and leaves `data_dir` alone. `peers` bootstraps a new group
+    with these members (every initial member gets the same mapping); leave it
+    `None` for a node that waits to be added by a leader. Both are ignored once
+    the log has state.
     """
 
     node_id: int

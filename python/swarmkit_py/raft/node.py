@@ -6,6 +6,9 @@ network transport and the application's state machine, tied together.
                     state_machine)
     await node.start()
     index = await node.propose(b"...")   # committed and applied locally
+
+With `log_backend` the log lives in a storage plugin (`LogBackend`) instead of
+`data_dir`; the node calls it from its Raft thread and closes it when it stops.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import itertools
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swarmkit_py import _core
 
@@ -32,6 +35,9 @@ from .errors import (
 from .state_machine import Entry, StateMachine
 from .status import Member, NodeStatus
 from .transport import RaftTransport
+
+if TYPE_CHECKING:
+    from swarmkit_py.storage.types import LogBackend
 
 log = logging.getLogger(__name__)
 core_log = logging.getLogger("swarmkit_py.raft.core")
@@ -58,12 +64,16 @@ class RaftNode:
         tls_server_name: str | None = None,
         authorize_peer: Callable[[ssl.SSLObject | None], object] | None = None,
         listen: bool = True,
+        log_backend: LogBackend | None = None,
     ) -> None:
         """`server_ssl`/`client_ssl` put the transport on (mutual) TLS;
         `tls_server_name` is the name checked in peers' certificates and
         `authorize_peer` vets each inbound connection (raise to refuse it).
         With `listen=False` the node does not listen itself: a server sharing
-        the port hands it Raft connections through `serve_raft_stream`."""
+        the port hands it Raft connections through `serve_raft_stream`.
+        `log_backend` keeps the Raft log in a storage plugin instead of
+        `config.data_dir`; the node owns it from `start` on: it interrupts and
+        closes it when it stops, and closes it when it fails or cannot start."""
         self.config = config
         self._sm = state_machine
         self._server_ssl = server_ssl
@@ -71,7 +81,10 @@ class RaftNode:
         self._tls_server_name = tls_server_name
         self._authorize_peer = authorize_peer
         self._listen = listen
+        self._log_backend = log_backend
         self._core: Any = None
+        #: Stopping the core thread and releasing the backend, once begun.
+        self._core_stopped: asyncio.Future[None] | None = None
         self._transport: RaftTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(1)
@@ -102,15 +115,18 @@ class RaftNode:
         self._loop = asyncio.get_running_loop()
         c = self.config
         bootstrap = sorted(c.peers.items()) if c.peers else None
-        data_dir = str(c.data_dir) if c.data_dir is not None else None
-        if c.data_dir is not None:
+        # With a log backend nothing of Raft lives in the data directory.
+        data_dir = None
+        if c.data_dir is not None and self._log_backend is None:
             c.data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir = str(c.data_dir)
 
         def open_core() -> Any:
             return _core.RaftCore(
                 c.node_id,
                 data_dir,
                 bootstrap,
+                log_backend=self._log_backend,
                 tick_interval=c.tick_interval,
                 election_ticks=c.election_ticks,
                 heartbeat_ticks=c.heartbeat_ticks,
@@ -123,8 +139,13 @@ class RaftNode:
 
         try:
             self._core = await self._loop.run_in_executor(None, open_core)
-        except _core.RaftStorageError as e:
-            raise StorageError(str(e)) from None
+        except Exception as e:
+            if self._log_backend is not None:
+                await self._loop.run_in_executor(None, self._close_backend)
+            if isinstance(e, _core.RaftStorageError):
+                raise StorageError(str(e)) from None
+            raise
+        self._core_stopped = None
         self._transport = RaftTransport(
             c.node_id,
             c.listen_addr,
@@ -140,14 +161,15 @@ class RaftNode:
         try:
             await self._transport.start(listen=self._listen)
         except OSError:
-            self._core.stop()
+            await self._stop_core()
             raise
         self._running = True
         self._loop.add_reader(self._core.wake_fd(), self._on_wake)
         self._on_wake()
 
     async def stop(self) -> None:
-        """Stops taking part; the log stays on disk for the next start."""
+        """Stops taking part; the log stays stored for the next start (a log
+        backend is closed: the next start needs a new one)."""
         if not self._running:
             return
         self._running = False
@@ -155,7 +177,7 @@ class RaftNode:
         if self._failure is None:
             self._loop.remove_reader(self._core.wake_fd())
         await self._transport.stop()
-        await self._loop.run_in_executor(None, self._core.stop)
+        await asyncio.shield(self._stop_core())
         self._fail_all(NodeStoppedError("the raft node was stopped"))
 
     async def __aenter__(self) -> RaftNode:
@@ -396,6 +418,33 @@ class RaftNode:
         if out["fatal"] is not None:
             self._fatal(out["fatal"])
 
+    def _stop_core(self) -> asyncio.Future[None]:
+        """Stops the core thread and releases the log backend, once; every
+        call returns the same future."""
+        if self._core_stopped is None:
+            assert self._loop is not None
+            self._core_stopped = self._loop.run_in_executor(None, self._stop_core_thread)
+        return self._core_stopped
+
+    def _stop_core_thread(self) -> None:
+        backend = self._log_backend
+        if backend is not None:
+            # A backend waiting for its database gives up, so the thread can end.
+            try:
+                backend.interrupt()
+            except Exception:
+                log.exception("raft node %x: interrupting the log backend failed", self.node_id)
+        self._core.stop()
+        self._close_backend()
+
+    def _close_backend(self) -> None:
+        if self._log_backend is None:
+            return
+        try:
+            self._log_backend.close()
+        except Exception:
+            log.exception("raft node %x: closing the log backend failed", self.node_id)
+
     def _fatal(self, reason: str) -> None:
         """Stops this node for good: it cannot go on safely."""
         if self._failure is not None:
@@ -407,7 +456,7 @@ class RaftNode:
             # Leave the group without waiting; stop() still cleans up.
             assert self._loop is not None
             self._loop.remove_reader(self._core.wake_fd())
-            self._loop.run_in_executor(None, self._core.stop)
+            self._stop_core()
             if self._transport is not None:
                 self._loop.create_task(self._transport.stop())
 

@@ -1,6 +1,7 @@
 //! `swarmkit_py._core`: thin PyO3 wrappers over swarmkit-core. Conversions
 //! only; the logic lives in the `swarmkit-core` crate.
 
+mod log_backend;
 mod scheduler;
 
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ use swarmkit_core::consensus::{
     Applied, Driver, Input, LogLevel, Membership, MembershipChange, Output, RaftConfig, Role,
 };
 use swarmkit_core::storage::{self, FileStoreOptions, StorageError};
+
+use log_backend::PyLogBackend;
 
 create_exception!(
     _core,
@@ -41,15 +44,17 @@ struct RaftCore {
 impl RaftCore {
     #[new]
     #[pyo3(signature = (
-        id, data_dir=None, bootstrap=None, *, tick_interval=1.0, election_ticks=10,
-        heartbeat_ticks=1, snapshot_interval=10_000, keep_entries_after_snapshot=500,
-        max_proposal_bytes=1_572_864, fsync=true, wal_segment_bytes=64 * 1024 * 1024
+        id, data_dir=None, bootstrap=None, *, log_backend=None, tick_interval=1.0,
+        election_ticks=10, heartbeat_ticks=1, snapshot_interval=10_000,
+        keep_entries_after_snapshot=500, max_proposal_bytes=1_572_864, fsync=true,
+        wal_segment_bytes=64 * 1024 * 1024
     ))]
     fn new(
         py: Python<'_>,
         id: u64,
         data_dir: Option<PathBuf>,
         bootstrap: Option<Vec<(u64, String)>>,
+        log_backend: Option<Bound<'_, PyAny>>,
         tick_interval: f64,
         election_ticks: usize,
         heartbeat_ticks: usize,
@@ -70,9 +75,20 @@ impl RaftCore {
         config
             .validate()
             .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        if log_backend.is_some() && data_dir.is_some() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "give either data_dir (the file storage backend) or log_backend, not both",
+            ));
+        }
+        let backend = log_backend.map(PyLogBackend::new).transpose()?;
+        // Without the GIL: the backend takes it for each call, here (recover)
+        // and on the node thread.
         let driver = py
-            .detach(|| match &data_dir {
-                Some(dir) => {
+            .detach(|| match (backend, &data_dir) {
+                (Some(backend), _) => {
+                    Driver::start_external_node(config, backend, bootstrap.as_deref())
+                }
+                (None, Some(dir)) => {
                     let options = FileStoreOptions {
                         sync: fsync,
                         segment_size: wal_segment_bytes,
@@ -80,7 +96,7 @@ impl RaftCore {
                     };
                     Driver::start_file_node(config, dir, options, bootstrap.as_deref())
                 }
-                None => Driver::start_memory_node(config, bootstrap.as_deref()),
+                (None, None) => Driver::start_memory_node(config, bootstrap.as_deref()),
             })
             .map_err(storage_err)?;
         Ok(RaftCore { driver })
@@ -201,6 +217,14 @@ impl RaftCore {
     /// Stops the node thread and closes its storage.
     fn stop(&self, py: Python<'_>) {
         py.detach(|| self.driver.stop());
+    }
+}
+
+impl Drop for RaftCore {
+    fn drop(&mut self) {
+        // Stopping joins the node thread, which may need the GIL to finish a
+        // call into a Python log backend: wait for it without the GIL.
+        Python::try_attach(|py| py.detach(|| self.driver.stop()));
     }
 }
 

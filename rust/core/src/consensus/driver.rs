@@ -2,6 +2,11 @@
 //! and persists each batch with one sync (group commit). Outputs accumulate
 //! in a shared [`Output`]; a byte on a pipe tells the embedding program there
 //! is something to take, so its event loop can wait on a file descriptor.
+//!
+//! Nothing the embedding program calls waits for the node thread except
+//! [`Driver::stop`]: the thread may be stuck for minutes in a storage backend
+//! waiting for its database, so the latest [`Status`] is published after each
+//! batch instead of being asked for.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,13 +14,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
 use super::config::RaftConfig;
 use super::node::{MembershipChange, Node};
 use super::output::{Output, ProposalError};
 use super::status::Status;
-use crate::storage::{FileLogStore, FileStoreOptions, LogStore, MemoryLogStore, StorageError};
+use crate::storage::{
+    ExternalLogStore, FileLogStore, FileStoreOptions, LogStore, MemoryLogStore, RecordBackend,
+    StorageError,
+};
 
 /// Most inputs folded into one batch before the node persists.
 const MAX_INPUTS_PER_BATCH: usize = 4096;
@@ -45,12 +53,13 @@ pub enum Input {
         to: u64,
         delivered: bool,
     },
-    Status(Sender<Status>),
     Stop,
 }
 
 struct Shared {
     output: Mutex<Output>,
+    /// The node's status after its latest batch; `None` once the thread ended.
+    status: Mutex<Option<Status>>,
     signaled: AtomicBool,
     wake_write: OwnedFd,
 }
@@ -67,6 +76,10 @@ impl Shared {
             // A full pipe (EAGAIN) already means the reader will wake.
             unsafe { libc::write(self.wake_write.as_raw_fd(), byte.as_ptr().cast(), 1) };
         }
+    }
+
+    fn publish_status(&self, status: Option<Status>) {
+        *self.status.lock().expect("status lock") = status;
     }
 }
 
@@ -99,6 +112,20 @@ impl Driver {
         Driver::start(Node::open(config, MemoryLogStore::new(), bootstrap)?)
     }
 
+    /// Opens (or creates) a node whose log lives in `backend` and starts it.
+    /// Opening calls the backend's `recover` on the calling thread.
+    pub fn start_external_node<B: RecordBackend + 'static>(
+        config: RaftConfig,
+        backend: B,
+        bootstrap: Option<&[(u64, String)]>,
+    ) -> Result<Driver, StorageError> {
+        Driver::start(Node::open(
+            config,
+            ExternalLogStore::new(backend),
+            bootstrap,
+        )?)
+    }
+
     /// Starts the thread. The node's first output (the snapshot to restore, if
     /// any) is published at once.
     pub fn start<S: LogStore + 'static>(mut node: Node<S>) -> Result<Driver, StorageError> {
@@ -116,6 +143,7 @@ impl Driver {
             unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let shared = Arc::new(Shared {
             output: Mutex::new(Output::default()),
+            status: Mutex::new(Some(node.status())),
             signaled: AtomicBool::new(false),
             wake_write,
         });
@@ -162,12 +190,15 @@ impl Driver {
         std::mem::take(&mut *self.shared.output.lock().expect("output lock"))
     }
 
-    /// Asks the node for its status (waits for the current batch to finish).
+    /// The node's status as of its latest batch. Never waits for the node
+    /// thread (which may be busy writing a batch, or stuck in its store).
     pub fn status(&self) -> Result<Status, String> {
-        let (tx, rx) = bounded(1);
-        self.send(Input::Status(tx))?;
-        rx.recv()
-            .map_err(|_| "the raft node has stopped".to_string())
+        self.shared
+            .status
+            .lock()
+            .expect("status lock")
+            .clone()
+            .ok_or_else(|| "the raft node has stopped".to_string())
     }
 
     /// Stops the thread and waits for it; the store is closed when it returns.
@@ -191,24 +222,26 @@ fn run<S: LogStore>(mut node: Node<S>, rx: Receiver<Input>, shared: Arc<Shared>)
     let mut next_tick = Instant::now() + tick;
     let reason = loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
-        let mut stop = false;
+        let mut flow = Flow::Continue;
         match rx.recv_timeout(wait) {
-            Ok(input) => stop |= handle(&mut node, input),
+            Ok(input) => flow = handle(&mut node, input),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break None,
         }
         // Everything that queued up while we were busy goes into this batch.
         for _ in 0..MAX_INPUTS_PER_BATCH {
-            if stop {
+            if !matches!(flow, Flow::Continue) {
                 break;
             }
             match rx.try_recv() {
-                Ok(input) => stop |= handle(&mut node, input),
+                Ok(input) => flow = handle(&mut node, input),
                 Err(_) => break,
             }
         }
-        if stop {
-            break None;
+        match flow {
+            Flow::Continue => {}
+            Flow::Stop => break None,
+            Flow::Fatal(reason) => break Some(reason),
         }
         let now = Instant::now();
         if now >= next_tick {
@@ -218,12 +251,19 @@ fn run<S: LogStore>(mut node: Node<S>, rx: Receiver<Input>, shared: Arc<Shared>)
                 next_tick = now + tick;
             }
         }
-        let result = node.process_ready(|early| shared.publish(early));
+        // The status goes out before the output it reflects: whoever takes
+        // an output and then asks for the status sees at least that state.
+        let result = node.process_ready_with(|node| {
+            shared.publish_status(Some(node.status()));
+            shared.publish(node.take_output());
+        });
         if let Err(e) = result {
             break Some(e.to_string());
         }
+        shared.publish_status(Some(node.status()));
         shared.publish(node.take_output());
     };
+    shared.publish_status(None);
     if let Some(reason) = reason {
         let mut out = node.take_output();
         out.fatal = Some(reason.clone());
@@ -252,8 +292,16 @@ fn fail_queued(rx: &Receiver<Input>, shared: &Shared, reason: &str) {
     shared.publish(out);
 }
 
-/// Applies one input; true means stop.
-fn handle<S: LogStore>(node: &mut Node<S>, input: Input) -> bool {
+/// What the node thread does after an input.
+enum Flow {
+    Continue,
+    Stop,
+    /// The node cannot go on; the reason is reported as the output's `fatal`.
+    Fatal(String),
+}
+
+/// Applies one input.
+fn handle<S: LogStore>(node: &mut Node<S>, input: Input) -> Flow {
     match input {
         Input::Step(msgs) => msgs.iter().for_each(|m| node.step_bytes(m)),
         Input::Propose(batch) => node.propose(batch),
@@ -262,9 +310,17 @@ fn handle<S: LogStore>(node: &mut Node<S>, input: Input) -> bool {
         Input::TransferLeader(to) => node.transfer_leader(to),
         Input::Campaign => node.campaign(),
         Input::SaveSnapshot { index, data } => {
-            if let Err(e) = node.save_snapshot(index, &data) {
+            match node.save_snapshot(index, &data) {
+                Ok(()) => {}
+                // A storage backend raises only once it has given up (its
+                // contract): the node stops, as for a failed append.
+                Err(e @ (StorageError::Backend { .. } | StorageError::BackendFailed { .. })) => {
+                    return Flow::Fatal(e.to_string())
+                }
                 // A failed snapshot leaves the log intact: report it and go on.
-                node_log_error(node, format!("saving the snapshot at {index} failed: {e}"));
+                Err(e) => {
+                    node_log_error(node, format!("saving the snapshot at {index} failed: {e}"))
+                }
             }
         }
         Input::ForceNewCluster { proposal, data } => {
@@ -276,12 +332,9 @@ fn handle<S: LogStore>(node: &mut Node<S>, input: Input) -> bool {
         }
         Input::ReportUnreachable(id) => node.report_unreachable(id),
         Input::ReportSnapshot { to, delivered } => node.report_snapshot(to, delivered),
-        Input::Status(reply) => {
-            let _ = reply.send(node.status());
-        }
-        Input::Stop => return true,
+        Input::Stop => return Flow::Stop,
     }
-    false
+    Flow::Continue
 }
 
 fn node_log_error<S: LogStore>(node: &mut Node<S>, message: String) {

@@ -42,6 +42,23 @@ pub enum StorageError {
          ({cause}); fix the cause (disk full, I/O error) and restart the node"
     )]
     Failed { dir: PathBuf, cause: String },
+    /// A storage backend (a plugin) reported a failure; `message` is its own.
+    #[error("the storage backend failed to {operation}: {message}")]
+    Backend { operation: String, message: String },
+    /// The backend failed earlier; what that call left behind is unknown, so
+    /// the store refuses further writes until the node is reopened.
+    #[error(
+        "the storage backend accepts no more writes after an earlier failure ({cause}); \
+         restart the node once the backend works again"
+    )]
+    BackendFailed { cause: String },
+    /// A storage backend returned records that do not form a valid Raft log.
+    #[error(
+        "the raft log in the storage backend is damaged: {reason}; the node will not start \
+         because committed entries could be lost. Restore the backend's data from a backup or \
+         remove this manager from the cluster and rejoin it"
+    )]
+    InvalidRecords { reason: String },
 }
 
 impl StorageError {

@@ -2,10 +2,13 @@
 //!
 //! [`LogStore`] is the one seam between consensus and the disk. The `file`
 //! backend ([`file::FileLogStore`], a segmented WAL) is the default;
-//! [`memory::MemoryLogStore`] serves tests. Another backend (MySQL is planned)
-//! implements the same trait.
+//! [`memory::MemoryLogStore`] serves tests. A backend written elsewhere (a
+//! Python plugin such as MySQL) stores plain records through
+//! [`external::RecordBackend`]; [`external::ExternalLogStore`] turns it into a
+//! `LogStore`.
 
 pub mod error;
+pub mod external;
 pub mod file;
 pub mod memory;
 mod payload_log;
@@ -14,6 +17,9 @@ mod snapshot_file;
 mod wal;
 
 pub use error::StorageError;
+pub use external::{
+    ExternalLogStore, HardStateRecord, LogRecord, RecordBackend, RecoveredRecords, SnapshotRecord,
+};
 pub use file::{FileLogStore, FileStoreOptions, FileStoreStats};
 pub use memory::MemoryLogStore;
 pub use payload_log::PayloadLog;

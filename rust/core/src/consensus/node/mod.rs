@@ -241,7 +241,9 @@ impl<S: LogStore> Node<S> {
             leader_id: raft.leader_id,
             role: role_of(raft.state),
             commit_index: raft.raft_log.committed,
-            applied_index: raft.raft_log.applied,
+            // What was handed out, which raft-rs counts as applied only at
+            // the end of the batch.
+            applied_index: raft.raft_log.applied.max(self.out.applied_index),
             first_index: self.raw.store().first(),
             last_index: raft.raft_log.last_index(),
             snapshot_index: self.raw.store().snapshot_index(),

@@ -80,6 +80,16 @@ impl<S: LogStore> Node<S> {
     /// appends, and entries committed earlier), so replication overlaps the
     /// leader's fsync; the rest stays for [`Node::take_output`].
     pub fn process_ready(&mut self, mut publish: impl FnMut(Output)) -> Result<(), StorageError> {
+        self.process_ready_with(|node| publish(node.take_output()))
+    }
+
+    /// Like [`Node::process_ready`], but `early` gets the node itself when
+    /// there is output to go out before the write, to take it (and anything
+    /// else it needs, such as the status that goes with it).
+    pub fn process_ready_with(
+        &mut self,
+        mut early: impl FnMut(&mut Self),
+    ) -> Result<(), StorageError> {
         if !self.raw.has_ready() {
             self.after_ready();
             return Ok(());
@@ -93,7 +103,7 @@ impl<S: LogStore> Node<S> {
         // Committed entries here are already durable: hand them out now.
         self.apply_committed(rd.take_committed_entries());
         if !self.out.is_empty() {
-            publish(self.take_output());
+            early(self);
         }
         // Term and vote must be durable before we answer anyone; the commit
         // index need not be (it is re-learned), so a commit-only change rides
