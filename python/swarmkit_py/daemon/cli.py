@@ -26,6 +26,8 @@ from swarmkit_py.api.server import serve
 from swarmkit_py.errors import SwarmError
 from swarmkit_py.pki.tls import harden
 from swarmkit_py.plugins import PluginError, Plugins
+from swarmkit_py.raft import StorageError
+from swarmkit_py.storage import StorageConfigError, StorageUnavailable
 
 from .daemon import Daemon, DaemonConfig
 
@@ -35,6 +37,14 @@ def _label(text: str) -> tuple[str, str]:
     if not key:
         raise argparse.ArgumentTypeError(f"invalid label {text!r}: expected key=value")
     return key, value if sep else ""
+
+
+def _storage_opt(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not key or not sep:
+        # The text is not repeated: it may hold a password.
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, e.g. dsn=mysql://user@host/db")
+    return key.strip(), value
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hostname", help="the node's hostname (default: this machine's)")
     p.add_argument("--label", action="append", type=_label, default=[], help="engine label k=v")
     p.add_argument("--runtime", default="process", help="task runtime plugin (process)")
-    p.add_argument("--storage", default="file", help="raft storage plugin (file)")
+    p.add_argument("--storage", default="file", help="raft storage plugin (file, mysql)")
+    p.add_argument(
+        "--storage-opt",
+        action="append",
+        type=_storage_opt,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the storage plugin, e.g. dsn=mysql://user@host:3306/db "
+        "(the password in SWARMKIT_MYSQL_PASSWORD); repeatable",
+    )
     p.add_argument(
         "--scheduler",
         default="spread",
@@ -168,11 +187,16 @@ async def run(
         heartbeat_ticks=args.heartbeat_ticks,
         runtime=args.runtime,
         storage=args.storage,
+        storage_options=dict(args.storage_opt),
         scheduler=args.scheduler,
         plugins=plugins,
     )
     daemon = Daemon(config)
-    await daemon.start()
+    try:
+        await daemon.start()
+    except (StorageUnavailable, StorageError) as e:
+        await daemon.stop()
+        raise RuntimeError(f"storage {config.storage}: {e}") from None
     socket_path = args.api_socket or args.data_dir / "swarmd.sock"
     try:
         server = await serve(
@@ -216,8 +240,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for kind in ("runtime", "storage", "scheduler"):
             plugins.choose(kind, getattr(args, kind))
+        plugins.choose("storage", args.storage)(dict(args.storage_opt))
     except PluginError as e:
         raise SystemExit(f"swarmd: {e}") from None
+    except StorageConfigError as e:
+        raise SystemExit(f"swarmd: storage {args.storage}: {e}") from None
     tcp = tcp_endpoint(args)
     try:
         asyncio.run(run(args, tcp, plugins))

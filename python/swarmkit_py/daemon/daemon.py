@@ -53,6 +53,7 @@ from swarmkit_py.pki.ca_client import certificate_status
 from swarmkit_py.plugins import Plugins
 from swarmkit_py.raft import RaftError
 from swarmkit_py.raft.config import parse_addr
+from swarmkit_py.storage import LogBackend, Storage
 from swarmkit_py.tasks import cancel_and_wait
 
 from .state import LocalState, load_state, remove_state, save_state
@@ -80,6 +81,8 @@ class DaemonConfig:
     #: Plugins chosen by name (see `swarmd --runtime/--storage/--scheduler`).
     runtime: str = "process"
     storage: str = "file"
+    #: `swarmd --storage-opt KEY=VALUE` pairs for the storage plugin.
+    storage_options: dict[str, str] = field(default_factory=dict)
     scheduler: str = "spread"
     #: The installed plugins; None: the built-ins only.
     plugins: Plugins | None = None
@@ -128,7 +131,10 @@ class Daemon:
         self.plugins = config.plugins or Plugins(load_entry_points=False)
         # Unknown names fail here, before anything starts, listing what is installed.
         self.runtime_factory = self.plugins.choose("runtime", config.runtime)
-        self.plugins.choose("storage", config.storage)
+        # Bad options (StorageConfigError) fail here too; nothing is connected yet.
+        self.storage: Storage = self.plugins.choose("storage", config.storage)(
+            dict(config.storage_options)
+        )
         self.plugins.choose("scheduler", config.scheduler)
         self.credentials: NodeCredentials | None = None
         self._lock = asyncio.Lock()
@@ -140,6 +146,8 @@ class Daemon:
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # An unusable backend (unreachable, newer schema) stops swarmd here.
+        await asyncio.get_running_loop().run_in_executor(None, self.storage.check)
         self.state = load_state(self.data_dir)
         if self.state.in_swarm:
             self.credentials = self.keystore.load()
@@ -160,7 +168,9 @@ class Daemon:
             await self.manager.stop()
             self.manager = None
 
-    def _manager_config(self, bootstrap: bool) -> ManagerConfig:
+    def _manager_config(
+        self, bootstrap: bool, log_backend: LogBackend | None = None
+    ) -> ManagerConfig:
         return ManagerConfig(
             data_dir=self.data_dir,
             listen_addr=self.state.listen_addr,
@@ -172,13 +182,32 @@ class Daemon:
             heartbeat_ticks=self.config.heartbeat_ticks,
             plugins=self.plugins,
             scheduler=self.config.scheduler,
+            log_backend=log_backend,
+            state_sink=self.storage.state_sink(self.state.node_id),
         )
 
     async def _start_manager(self, bootstrap: bool) -> Manager:
         assert self.credentials is not None
-        self.manager = Manager(self._manager_config(bootstrap), self.credentials)
-        await self.manager.start()
+        loop = asyncio.get_running_loop()
+        backend = await loop.run_in_executor(
+            None, self.storage.open_log, self.data_dir / "raft", self.state.node_id
+        )
+        try:
+            self.manager = Manager(self._manager_config(bootstrap, backend), self.credentials)
+            await self.manager.start()
+        except BaseException:
+            if self.manager is not None:
+                await self.manager.stop()
+                self.manager = None
+            if backend is not None:
+                backend.close()  # closing twice is harmless
+            raise
         return self.manager
+
+    async def _wipe_raft(self, node_id: str) -> None:
+        """Discards this node's Raft state wherever the storage keeps it."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.storage.wipe, self.data_dir / "raft", node_id)
 
     def _task_reports(self, updates: list[dict[str, Any]]) -> None:
         # Without an agent the reports wait: a new session resends every status.
@@ -289,7 +318,7 @@ class Daemon:
             if self.manager is not None:
                 await self.manager.stop()
                 self.manager = None
-            shutil.rmtree(self.data_dir / "raft", ignore_errors=True)
+            await self._wipe_raft(self.state.node_id)
             self.state.role, self.state.raft_id = "worker", 0
             save_state(self.data_dir, self.state)
         await self._start_agent()
@@ -362,6 +391,7 @@ class Daemon:
             "Swarm": swarm,
             "SwarmkitPlugins": self.plugins.describe(),
             "SwarmkitRuntime": self.config.runtime,
+            "SwarmkitStorage": self.storage.describe(),
             "Containers": 0,
             "Images": 0,
         }
@@ -534,6 +564,13 @@ class Daemon:
     async def _forget(self) -> None:
         """Drops all swarm state of this node (after leave, or a failed init/join)."""
         await self.stop()
+        if self.state.role == "manager" and self.state.node_id:
+            try:
+                await self._wipe_raft(self.state.node_id)
+            except Exception as e:  # leaving must not fail on it; say what is left
+                log.warning(
+                    "the raft state in the %s storage was not removed: %s", self.storage.name, e
+                )
         for sub in ("certificates", "raft", "tasks"):
             shutil.rmtree(self.data_dir / sub, ignore_errors=True)
         remove_state(self.data_dir)

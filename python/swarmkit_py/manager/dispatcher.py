@@ -279,6 +279,12 @@ class Dispatcher:
         answer["session_id"] = session.session_id
         return answer
 
+    def heartbeat_times(self) -> dict[str, float]:
+        """Unix time of the last heartbeat (or session start) of each node with a
+        session on this dispatcher (the leader's)."""
+        now_unix, now = time.time(), time.monotonic()
+        return {node_id: now_unix - (now - s.last_seen) for node_id, s in self._sessions.items()}
+
     async def _heartbeat(self, context: CallContext, params: Params) -> Params:
         redirect = self._redirect()
         if redirect is not None:

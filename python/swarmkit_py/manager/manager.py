@@ -30,6 +30,7 @@ from swarmkit_py.pki import (
 from swarmkit_py.pki.ca_client import connect
 from swarmkit_py.plugins import Plugins
 from swarmkit_py.raft import RaftConfig, RaftNode
+from swarmkit_py.storage import LogBackend, StateSink
 from swarmkit_py.store import Change, ClusterStore, StoreStateMachine, Txn
 
 from . import logbroker
@@ -42,6 +43,7 @@ from .orchestration.scheduling import PlacementPlugins
 from .proposer import Proposer, error_from_wire
 from .rpc_pool import RpcPool
 from .services import ServiceControl
+from .state_feed import StateFeed
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,10 @@ class ManagerConfig:
     #: The scheduler and the rest of the installed plugins (None: the built-ins).
     plugins: Plugins | None = None
     scheduler: str = "spread"
+    #: The Raft log from the storage backend (None: the file WAL in data_dir/raft).
+    log_backend: LogBackend | None = None
+    #: Where the storage backend mirrors the applied state, if anywhere.
+    state_sink: StateSink | None = None
 
 
 class Manager:
@@ -85,6 +91,7 @@ class Manager:
             client_ssl=client_context(credentials.root_bundle_pem, credentials),
             tls_server_name=str(NodeRole.MANAGER),
             listen=False,
+            log_backend=config.log_backend,
         )
         self.pool = RpcPool(lambda: self.credentials)
         self.proposer = Proposer(
@@ -108,6 +115,11 @@ class Manager:
             lambda: leader_address(self.raft),
             lambda: manager_addresses(self.raft),
             self._raft_id_for,
+        )
+        self.state_feed = (
+            StateFeed(self.store, config.state_sink, self.raft, self.dispatcher.heartbeat_times)
+            if config.state_sink is not None
+            else None
         )
         self.control = Control(self)
         self.services = ServiceControl(self)
@@ -207,6 +219,8 @@ class Manager:
         await self.raft.start()
         await self.server.start(host.strip("[]"), int(port))
         self._running = True
+        if self.state_feed is not None:
+            self.state_feed.start()
         self.dispatcher.start()
         self.members.start()
         self.orchestrator.start()
@@ -214,6 +228,8 @@ class Manager:
     async def stop(self) -> None:
         self._running = False
         await self.orchestrator.stop()
+        if self.state_feed is not None:
+            await self.state_feed.stop()
         await self.dispatcher.stop()
         await self.members.stop()
         await self.server.close()

@@ -4,7 +4,7 @@ docs/plugins.md."""
 
 from .hookspecs import hookimpl, hookspec
 from .manager import ENTRY_POINT_GROUP, PluginError, PluginInfo, Plugins
-from .types import PlacementFilter, PlacementScorer, RuntimeFactory, Scheduler
+from .types import PlacementFilter, PlacementScorer, RuntimeFactory, Scheduler, StorageFactory
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -15,6 +15,7 @@ __all__ = [
     "Plugins",
     "RuntimeFactory",
     "Scheduler",
+    "StorageFactory",
     "hookimpl",
     "hookspec",
 ]

@@ -23,7 +23,9 @@ def register_runtimes(register: Any) -> None:
 
 @hookspec
 def register_storages(register: Any) -> None:
-    """``register(name, factory)``: a backend for a manager's Raft log and snapshots."""
+    """``register(name, factory)``: ``factory(options: dict[str, str]) -> Storage`` keeps a
+    manager's Raft log and snapshots (``swarmkit_py.storage``; options come from
+    ``swarmd --storage-opt KEY=VALUE``)."""
 
 
 @hookspec

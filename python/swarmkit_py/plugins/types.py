@@ -3,18 +3,20 @@ backends, whole schedulers, and placement filters and scorers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from swarmkit_py.model import Node
 from swarmkit_py.runtime import Runtime
 from swarmkit_py.scheduler import GroupResult, SchedGroup, SchedNode
+from swarmkit_py.storage import Storage
 
 #: ``factory(data_dir)``: the runtime a node uses, keeping its state under ``data_dir``.
 RuntimeFactory = Callable[[Path], Runtime]
-#: ``factory(**options)``: a storage backend (see the storage issue for its protocol).
-StorageFactory = Callable[..., Any]
+#: ``factory(options)``: the storage backend configured by ``swarmd --storage-opt
+#: KEY=VALUE`` (see ``swarmkit_py.storage.Storage``).
+StorageFactory = Callable[[Mapping[str, str]], Storage]
 
 
 class Scheduler(Protocol):

@@ -58,6 +58,10 @@ class LocalCluster:
     state_machine: str = "log"
     wal_segment_mib: int = 64
     host: str = "127.0.0.1"
+    #: Extra arguments of one node (by ID), e.g. its `--storage-opt`.
+    node_args: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    #: Extra environment variables of every node.
+    env: dict[str, str] = field(default_factory=dict)
     nodes: dict[int, ProcessNode] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
 
@@ -114,7 +118,7 @@ class LocalCluster:
             args += ["--peers", ",".join(f"{i}={a}" for i, a in sorted(self.peers.items()))]
         if not self.fsync:
             args.append("--no-fsync")
-        return args
+        return args + list(self.node_args.get(node_id, ()))
 
     def _spawn(self, node_id: int, bootstrap: bool = True) -> None:
         n = self.nodes[node_id]
@@ -122,7 +126,8 @@ class LocalCluster:
         n.log_path = self.base_dir / f"node-{node_id}.log"
         args = self.command(node_id, bootstrap)
         with open(n.log_path, "ab") as out:
-            n.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            env = {**os.environ, **self.env} if self.env else None
+            n.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
 
     async def _wait_ready(self, node_id: int, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()

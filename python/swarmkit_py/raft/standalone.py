@@ -25,6 +25,9 @@ from typing import Any
 import msgpack
 from aiohttp import web
 
+from swarmkit_py.plugins import PluginError, Plugins
+from swarmkit_py.storage import StorageConfigError, StorageUnavailable
+
 from .config import RaftConfig
 from .errors import NotLeaderError, RaftError
 from .node import RaftNode
@@ -255,7 +258,13 @@ async def serve(args: argparse.Namespace) -> None:
         wal_segment_bytes=args.wal_segment_mib * 1024 * 1024,
     )
     log = DigestLog() if args.state_machine == "digest" else AppendLog()
-    node = RaftNode(config, log)
+    storage = Plugins().choose("storage", args.storage)(dict(args.storage_opt))
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, storage.check)
+    backend = await loop.run_in_executor(
+        None, storage.open_log, config.data_dir, f"raft-node-{args.id}"
+    )
+    node = RaftNode(config, log, log_backend=backend)
     await node.start()
     runner = web.AppRunner(ControlServer(node, log).app(), access_log=None)
     await runner.setup()
@@ -291,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--wal-segment-mib", type=int, default=64, help="WAL segment size")
     p.add_argument("--no-fsync", action="store_true", help="benchmarks only: no durability")
+    p.add_argument("--storage", default="file", help="storage plugin for the log (file, mysql)")
+    p.add_argument("--storage-opt", action="append", default=[], type=_option, metavar="KEY=VALUE")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -298,8 +309,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(args))
-    except RaftError as e:
+    except (RaftError, PluginError, StorageConfigError, StorageUnavailable) as e:
         raise SystemExit(f"swarmkit raft node {args.id}: {e}") from None
+
+
+def _option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not key or not sep:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE")
+    return key, value
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ class LocalSwarm:
     extra_args: tuple[str, ...] = ()
     #: Extra environment variables for every `swarmd` (e.g. PYTHONPATH for plugins).
     env: dict[str, str] = field(default_factory=dict)
+    #: Extra `swarmd` arguments of one node (by index), after `extra_args`.
+    node_args: dict[int, tuple[str, ...]] = field(default_factory=dict)
     nodes: dict[int, SwarmNode] = field(default_factory=dict)
 
     async def start(self, form: bool = True) -> None:
@@ -105,6 +107,7 @@ class LocalSwarm:
             "--log-level", "INFO",
             "--runtime", self.runtime,
             *self.extra_args,
+            *self.node_args.get(i, ()),
         ]  # fmt: skip
         with open(self.base_dir / f"node{i}.log", "ab") as out:
             env = {**os.environ, **self.env} if self.env else None
