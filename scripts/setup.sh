@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(protobuf-compiler openssl golang-cfssl busybox-static)
+# mariadb-server: the mysql storage's tests start private servers (no system one is used).
+apt_packages=(protobuf-compiler openssl golang-cfssl busybox-static mariadb-server)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -24,6 +25,7 @@ python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation -e .
 # First-party plugins, each its own package (found through its entry point).
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e plugins/swarmkit-docker
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e plugins/swarmkit-mysql
 # The Docker runtime's tests run real containers of a tiny local image.
 if [[ "${SWARMKIT_SKIP_DOCKER:-}" != 1 ]]; then
   ./scripts/test-image.sh || echo "setup: no test images; the Docker runtime tests will fail" >&2

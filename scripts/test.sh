@@ -20,6 +20,8 @@ ruff format --check python tests benches plugins
 step "mypy"
 mypy
 mypy plugins/swarmkit-lowest-load
+# Its tests apart: their conftest.py and swarmkit-docker's are both "conftest" to mypy.
+mypy plugins/swarmkit-mysql
 step "pytest"
 python3 -m pytest -q -p no:cacheprovider
 step "pytest (plugins/swarmkit-lowest-load, loaded from its source tree)"
