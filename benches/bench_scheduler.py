@@ -8,12 +8,12 @@ and the Rust scheduler runs that one too: the speed-up compares tasks/s on the s
 problem in the same run. Cases: spread, spread with two preference levels, binpack,
 and spread with placement plugins (every group has a score per node and a plugin
 filter that refuses 1% of the nodes, as the leader passes them when plugins are
-installed).
+installed). The synthetic cluster is `swarmkit_py.bench.scheduler`'s, which
+`swarmctl bench scheduler` runs too.
 """
 
 from __future__ import annotations
 
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -21,10 +21,9 @@ from typing import Any
 
 import pytest
 
-from swarmkit_py.scheduler import SchedGroup, SchedNode, Strategy, reference, schedule
+from swarmkit_py.bench.scheduler import make_groups, make_nodes
+from swarmkit_py.scheduler import SchedNode, Strategy, reference, schedule
 
-CPU = 10**9
-GB = 2**30
 FULL = (10_000, 100, 1_000)  # nodes, services, replicas per service
 SMALL = (1_000, 10, 100)
 CASES: dict[str, tuple[Strategy, list[str], bool]] = {
@@ -33,73 +32,6 @@ CASES: dict[str, tuple[Strategy, list[str], bool]] = {
     "binpack": ("binpack", [], False),
     "spread+plugins": ("spread", [], True),
 }
-
-
-def make_nodes(count: int, seed: int = 1) -> list[SchedNode]:
-    rng = random.Random(seed)
-    nodes = []
-    for i in range(count):
-        total_cpus, total_memory = 16 * CPU, 64 * GB
-        used = rng.randrange(0, 8)
-        arch = "amd64" if i % 4 else "arm64"
-        nodes.append(
-            SchedNode(
-                id=f"node{i:05d}",
-                ready=i % 50 != 7,
-                nano_cpus=total_cpus - used * CPU // 2,
-                memory_bytes=total_memory - used * GB,
-                total_nano_cpus=total_cpus,
-                total_memory_bytes=total_memory,
-                attributes={
-                    "node.id": f"node{i:05d}",
-                    "node.hostname": f"host-{i}",
-                    "node.role": "manager" if i < 3 else "worker",
-                    "node.platform.os": "linux",
-                    "node.platform.arch": arch,
-                    "node.labels.zone": f"z{i % 10}",
-                    "node.labels.rack": f"r{i % 97}",
-                    "node.labels.tier": ("web", "db", "cache")[i % 3],
-                    "engine.labels.disk": "ssd" if i % 2 else "hdd",
-                },
-                tasks=used,
-                service_tasks={f"old{used}": used} if used else {},
-                service_failures={"svc3": 6} if i % 200 == 1 else {},
-            )
-        )
-    return nodes
-
-
-def make_groups(
-    services: int, replicas: int, preferences: list[str], plugins_for: int = 0
-) -> list[SchedGroup]:
-    """With `plugins_for` nodes, each group carries per-node plugin scores and
-    verdicts, one list each per group (as the leader builds them)."""
-    groups = []
-    for s in range(services):
-        constraints: list[tuple[str, str, str]] = []
-        if s % 3 == 0:
-            constraints.append(("node.labels.tier", "==", "web"))
-        if s % 7 == 0:
-            constraints.append(("node.role", "!=", "manager"))
-        if s % 11 == 0:
-            constraints.append(("engine.labels.disk", "==", "ssd"))
-        groups.append(
-            SchedGroup(
-                service_id=f"svc{s}",
-                count=replicas,
-                nano_cpus=CPU // 10,
-                memory_bytes=64 * 2**20,
-                constraints=constraints,
-                platforms=[("linux", "x86_64")] if s % 5 == 0 else [],
-                host_ports=[("tcp", 8000 + s)] if s % 10 == 9 else [],
-                max_replicas=2 if s % 13 == 0 else 0,
-                preferences=preferences,
-                plugin_failures=[int(i % 100 == 3) for i in range(plugins_for)],
-                plugin_explanations=["load too high on {count} {nodes}"] if plugins_for else [],
-                scores=[(i * 7 + s) % 4 for i in range(plugins_for)],
-            )
-        )
-    return groups
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """(e) A service from create to all tasks running, end to end: one manager
 (a swarmd process, drained) and hundreds of simulated nodes in the bench
 process, each with its own certificate and session (`SimulatedNodes`).
+`swarmctl bench e2e` runs the same measurement (`swarmkit_py.bench.e2e`).
 
 Measured: the time from `POST /services/create` until `GET /services?status=true`
 shows every replica running (polled every 0.1 s; 0.5 s in the large case), so
@@ -22,19 +23,16 @@ pytest temporary directory instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from swarmkit_py.api.client import APIClient
+from swarmkit_py.bench.e2e import DISPATCHER_HEARTBEAT, Run, create_and_wait, sim_state_dir
+from swarmkit_py.bench.processes import rss_mib
 from swarmkit_py.testing.local_swarm import LocalSwarm
 from swarmkit_py.testing.sim_nodes import SimulatedNodes
 
@@ -44,119 +42,6 @@ CASES = [
     (500, 10_000, 300.0, 0.5),
     (1_000, 10_000, 300.0, 0.5),
 ]
-#: Docker's default: 500 nodes then heartbeat 100 times a second.
-DISPATCHER_HEARTBEAT = "5s"
-TMPFS = Path("/dev/shm")
-
-
-def _rss_mib(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-@contextlib.contextmanager
-def _state_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """Where the simulated nodes keep their state, and what it is on."""
-    on_disk = os.environ.get("SWARMKIT_BENCH_SIM_ON_DISK") == "1"
-    if on_disk or not (TMPFS.is_dir() and os.access(TMPFS, os.W_OK)):
-        yield tmp_path / "sim", "disk"
-        return
-    path = Path(tempfile.mkdtemp(prefix="swarmkit-bench-", dir=TMPFS))
-    try:
-        yield path, "tmpfs"
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _service(name: str, replicas: int) -> dict[str, Any]:
-    """The shape of tests/services/conftest.py `sleeper` (the image and command
-    are ignored by the simulated runtime)."""
-    return {
-        "Name": name,
-        "Mode": {"Replicated": {"Replicas": replicas}},
-        "TaskTemplate": {
-            "ContainerSpec": {"Image": "busybox", "Command": ["sleep", "3600"]},
-            "RestartPolicy": {"Condition": "any", "Delay": 100_000_000},
-        },
-    }
-
-
-@dataclass
-class Run:
-    """What one case measured; times in seconds from the create call."""
-
-    replicas: int
-    create_call_s: float = 0.0
-    first_running_s: float | None = None
-    half_running_s: float | None = None
-    all_running_s: float | None = None
-    on_nodes_s: float | None = None
-    max_loop_stall_s: float = 0.0
-    #: (seconds, RunningTasks per the service status, tasks running on the nodes)
-    timeline: list[tuple[float, int, int]] = field(default_factory=list)
-
-
-async def _watch_loop(run: Run, interval: float = 0.05) -> None:
-    """Records the longest time the event loop was too busy to wake us."""
-    while True:
-        before = time.perf_counter()
-        await asyncio.sleep(interval)
-        run.max_loop_stall_s = max(run.max_loop_stall_s, time.perf_counter() - before - interval)
-
-
-async def _create_and_wait(
-    swarm: LocalSwarm, nodes: SimulatedNodes, replicas: int, limit: float, poll: float
-) -> Run:
-    run = Run(replicas)
-    watcher = asyncio.ensure_future(_watch_loop(run))
-    try:
-        async with APIClient.from_host(swarm.nodes[1].host, timeout=120) as client:
-            await _measure(client, nodes, run, limit, poll)
-    finally:
-        watcher.cancel()
-    return run
-
-
-async def _measure(
-    client: APIClient, nodes: SimulatedNodes, run: Run, limit: float, poll: float
-) -> None:
-    replicas = run.replicas
-    started = time.perf_counter()
-    await client.service_create(_service("bench", replicas))
-    run.create_call_s = time.perf_counter() - started
-    while True:
-        services = await client.services_list({"name": ["bench"]}, status=True)
-        running = int(services[0]["ServiceStatus"]["RunningTasks"]) if services else 0
-        on_nodes = nodes.running_tasks()
-        elapsed = time.perf_counter() - started
-        run.timeline.append((elapsed, running, on_nodes))
-        if on_nodes >= replicas and run.on_nodes_s is None:
-            run.on_nodes_s = elapsed
-        if running and run.first_running_s is None:
-            run.first_running_s = elapsed
-        if running * 2 >= replicas and run.half_running_s is None:
-            run.half_running_s = elapsed
-        if running >= replicas:
-            run.all_running_s = elapsed
-            return
-        if elapsed > limit:
-            return
-        await asyncio.sleep(poll)
-
-
-def _progress(run: Run) -> str:
-    """About ten samples of the timeline, for a run that did not finish."""
-    step = max(1, len(run.timeline) // 10)
-    return ", ".join(
-        f"{t:.1f}s: {store} running in the store / {agents} on the nodes"
-        for t, store, agents in run.timeline[::step]
-    )
 
 
 @pytest.mark.timeout(900)
@@ -179,7 +64,7 @@ def test_service_create_to_all_running(
         tmp_path / "swarm", managers=1, workers=0, dispatcher_heartbeat=DISPATCHER_HEARTBEAT
     )
     nodes: SimulatedNodes | None = None
-    with _state_dir(tmp_path) as (state_dir, state_on):
+    with sim_state_dir(tmp_path / "sim") as (state_dir, state_on):
         try:
             (tmp_path / "swarm").mkdir()
             setup_started = time.perf_counter()
@@ -198,7 +83,7 @@ def test_service_create_to_all_running(
 
             def run() -> None:
                 assert nodes is not None
-                measure = _create_and_wait(swarm, nodes, replicas, limit, poll)
+                measure = create_and_wait(swarm.nodes[1].host, nodes, replicas, limit, poll)
                 runs.append(loop.run_until_complete(measure))
 
             benchmark.pedantic(run, rounds=1, iterations=1)
@@ -214,8 +99,8 @@ def test_service_create_to_all_running(
                 "max_loop_stall_s": result.max_loop_stall_s,
                 "joins_per_s": node_count / join_s,
                 "setup_s": setup_s,
-                "manager_rss_mib": _rss_mib(manager.pid) if manager is not None else 0.0,
-                "bench_rss_mib": _rss_mib(os.getpid()),
+                "manager_rss_mib": rss_mib(manager.pid) if manager is not None else 0.0,
+                "bench_rss_mib": rss_mib(os.getpid()),
                 "sim_state": state_on,
             }
             benchmark.extra_info.update(nodes=node_count, replicas=replicas, **figures)
@@ -226,7 +111,7 @@ def test_service_create_to_all_running(
             )
             assert result.all_running_s is not None, (
                 f"{replicas} replicas on {node_count} nodes were not all running after "
-                f"{limit:.0f} s; progress: {_progress(result)}"
+                f"{limit:.0f} s; progress: {result.progress_text()}"
             )
         finally:
             # Before the state directory goes: stopping writes the tasks' last state.

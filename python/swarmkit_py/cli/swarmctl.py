@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..plugins import Plugins
+from .bench import bench
 from .common import Settings, TLSOptions
 from .node import node
 from .plugin import plugin
@@ -69,6 +70,7 @@ cli.add_command(swarm)
 cli.add_command(node)
 cli.add_command(service)
 cli.add_command(plugin)
+cli.add_command(bench)
 
 
 def main() -> None:

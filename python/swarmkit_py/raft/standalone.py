@@ -6,7 +6,7 @@ benchmarks run real groups of these:
         --control 127.0.0.1:8001 --data-dir /tmp/n1 --peers 1=127.0.0.1:7001,2=...
 
 Control API (JSON): GET /status, POST /propose (raw body), POST /load
-({"count", "concurrency", "size", "tag"}), GET /entries?start=N, GET /read,
+({"count", "concurrency", "size", "tag", "duration"}), GET /entries?start=N, GET /read,
 POST /members ({"op", "id", "address"}), POST /transfer ({"to"}).
 """
 
@@ -132,11 +132,15 @@ class ControlServer:
         return web.json_response({"index": index})
 
     async def load(self, request: web.Request) -> web.Response:
-        """Runs `count` proposals from `concurrency` concurrent proposers."""
+        """Runs `count` proposals from `concurrency` concurrent proposers, or
+        fewer if `duration` (seconds) is given and runs out first."""
         spec = await request.json()
         count, concurrency = int(spec["count"]), int(spec.get("concurrency", 1))
         size, tag = int(spec.get("size", 64)), str(spec.get("tag", "load"))
         keep = bool(spec.get("return_acked", True))
+        duration = spec.get("duration")
+        deadline = time.perf_counter() + float(duration) if duration is not None else None
+        issued = 0
         acked: list[tuple[int, str]] = []
         acked_count = 0
         errors: list[str] = []
@@ -144,8 +148,11 @@ class ControlServer:
         next_seq = iter(range(count))
 
         async def proposer() -> None:
-            nonlocal acked_count
+            nonlocal acked_count, issued
             for seq in next_seq:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return
+                issued += 1
                 value = f"{tag}-{seq}".encode().ljust(size, b".")
                 start = time.perf_counter()
                 try:
@@ -169,6 +176,7 @@ class ControlServer:
                 "error_count": len(errors),
                 "elapsed": elapsed,
                 "commits_per_s": acked_count / elapsed if elapsed else 0.0,
+                "stopped_by_time": issued < count,
                 "p50_ms": _percentile(latencies, 50) * 1e3,
                 "p90_ms": _percentile(latencies, 90) * 1e3,
                 "p99_ms": _percentile(latencies, 99) * 1e3,
