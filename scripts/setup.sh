@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # mariadb-server: the mysql storage's tests start private servers (no system one is used).
-apt_packages=(protobuf-compiler openssl golang-cfssl busybox-static mariadb-server)
+# etcd-server: the etcd baseline of `swarmctl bench raft` (3 members on loopback).
+apt_packages=(protobuf-compiler openssl golang-cfssl busybox-static mariadb-server etcd-server)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path("/work/shared/reference/docker-engine-api-v1.47.yaml")
+SPEC_PATH = Path(__file__).parents[1] / "compat" / "docker-engine-api-v1.47.yaml"
 
 NODE = {"ID", "Version", "CreatedAt", "UpdatedAt", "Spec", "Description", "Status", "ManagerStatus"}
 NODE_SPEC = {"Name", "Labels", "Role", "Availability"}

@@ -130,6 +130,7 @@ class Agent:
         on_removed: Callable[[str], None] | None = None,
         worker: Worker | None = None,
         load: Callable[[int], dict[str, int]] = current_load,
+        availability: str = "",
     ) -> None:
         self._credentials = credentials
         self.managers = list(managers)
@@ -144,8 +145,20 @@ class Agent:
         self.worker = worker
         #: What the node reports using, given its running task count.
         self._load = load
+        #: `swarm join --availability`: the node's availability when the
+        #: dispatcher first registers it (ignored for a node it knows).
+        self._availability = availability
         self._outbox: dict[str, dict[str, Any]] = {}
         self._outbox_ready = asyncio.Event()
+        #: A description the dispatcher has not seen since registration.
+        self._description_changed = False
+
+    def set_description(self, description: dict[str, Any]) -> None:
+        """A new description (its TLS info changes when the certificate is
+        renewed); the next heartbeat carries it."""
+        if description != self._description:
+            self._description = description
+            self._description_changed = True
 
     def queue_reports(self, updates: list[dict[str, Any]]) -> None:
         """Task status reports from the worker, sent as soon as a session allows."""
@@ -198,9 +211,10 @@ class Agent:
         host, _, port = address.rpartition(":")
         client: RpcClient = await connect((host, int(port)), self._credentials())
         try:
-            answer = await client.call(
-                REGISTER, {"description": self._description, "addr": self._addr}
-            )
+            params = {"description": self._description, "addr": self._addr}
+            if self._availability:
+                params["availability"] = self._availability
+            answer = await client.call(REGISTER, params)
             if "redirect" in answer:
                 # A follower: go to the leader.
                 raise _Redirect(str(answer["redirect"] or ""))
@@ -229,9 +243,15 @@ class Agent:
         while True:
             await asyncio.sleep(self.heartbeat_period)
             running = self.worker.running_count() if self.worker is not None else 0
-            answer = await self._call(
-                client, HEARTBEAT, {"session_id": session, "load": self._load(running)}
-            )
+            params: dict[str, Any] = {"session_id": session, "load": self._load(running)}
+            changed = self._description_changed
+            if changed:
+                # Only after a change (`docker swarm ca --rotate` waits for every
+                # node's new TLS info); registration sends it otherwise.
+                params["description"] = self._description
+            answer = await self._call(client, HEARTBEAT, params)
+            if changed and params["description"] is self._description:
+                self._description_changed = False
             if "redirect" in answer:
                 raise _Redirect(str(answer["redirect"] or ""))
             self._absorb(answer)

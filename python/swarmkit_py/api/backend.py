@@ -2,7 +2,7 @@
 
 The HTTP layer (`server.py`) only translates: it parses requests, calls one of
 these methods, and writes the answer. All bodies are dicts in the Engine API's
-JSON shape (`../shared/reference/docker-engine-api-v1.47.yaml`); errors are
+JSON shape (`tests/compat/docker-engine-api-v1.47.yaml`); errors are
 `swarmkit_py.errors.SwarmError`s carrying their HTTP status.
 """
 

@@ -94,12 +94,27 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"request body is larger than the limit of {MAX_BODY_BYTES} bytes")
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        return _error(404, "page not found")
+        return _error(404, _not_served(request.path))
     except web.HTTPException as err:
         return _error(err.status, err.reason)
     except Exception as err:
         log.exception("%s %s failed", request.method, request.path)
         return _error(500, str(err) or type(err).__name__)
+
+
+# What `docker service create/update --network/--secret/--config` look up
+# first; swarmd has none of these objects, and says so.
+_UNSUPPORTED_OBJECTS = re.compile(r"^(?:/v[0-9.]+)?/(networks|secrets|configs)(?:/|$)")
+
+
+def _not_served(path: str) -> str:
+    match = _UNSUPPORTED_OBJECTS.match(path)
+    if match is None:
+        return "page not found"
+    return (
+        f"swarmd has no {match.group(1)}: only the swarm, node, service and task endpoints "
+        "of the Engine API are served"
+    )
 
 
 async def _common_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -5,6 +5,7 @@ remembers its membership across restarts."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import logging
 import os
@@ -16,12 +17,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from swarmkit_py import __version__
 from swarmkit_py.agent import Agent, describe_host
 from swarmkit_py.agent.worker import Worker
 from swarmkit_py.errors import (
     AlreadyInSwarm,
-    FailedPrecondition,
     InvalidArgument,
     NoLeader,
     NotInSwarm,
@@ -32,9 +35,15 @@ from swarmkit_py.logs import LogMessage, LogOptions
 from swarmkit_py.manager import Manager, ManagerConfig
 from swarmkit_py.manager.ca_store import NODE_PREFIX, initial_ca_meta, record_to_meta
 from swarmkit_py.manager.manager import join_raft
-from swarmkit_py.manager.members import new_raft_id
+from swarmkit_py.manager.members import new_raft_id, reachability
 from swarmkit_py.manager.rpc_pool import RpcPool
-from swarmkit_py.model import Cluster, Node, NodeDescription, NodeSpec, NodeStatus, parse_swarm_spec
+from swarmkit_py.model import Cluster, Node, NodeDescription, NodeSpec, NodeStatus
+from swarmkit_py.model.cluster import (
+    DEFAULT_ADDR_POOL,
+    DEFAULT_DATA_PATH_PORT,
+    DEFAULT_SUBNET_SIZE,
+    parse_swarm_init_spec,
+)
 from swarmkit_py.pki import (
     InMemoryCAStore,
     KeyStore,
@@ -61,12 +70,32 @@ from .state import LocalState, load_state, remove_state, save_state
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 API_VERSION = "1.47"
+#: Refused rather than stored and ignored: manager keys are not encrypted at rest.
+AUTOLOCK_UNSUPPORTED = (
+    "autolock (--autolock) is not supported by swarmd: manager keys are not encrypted at rest"
+)
 TWO_MANAGERS_WARNING = (
     "WARNING: Running Swarm in a two-manager configuration. This configuration provides no "
     "fault tolerance, and poses a high risk to lose control over the cluster. Refer to "
     "https://docs.docker.com/engine/swarm/admin_guide/ to configure the Swarm for "
     "fault-tolerance."
 )
+
+
+#: How long `swarm join` waits for the new node's first session (Docker's 20 s).
+JOIN_TIMEOUT = 20.0
+
+
+class JoinTimeout(SwarmError):
+    """The node joined but has no session yet (HTTP 503, as Docker)."""
+
+    http_status = 503
+
+
+class LeaveRefused(SwarmError):
+    """`swarm leave` without `--force` on a manager (HTTP 503, as Docker)."""
+
+    http_status = 503
 
 
 @dataclass
@@ -119,6 +148,52 @@ def _addresses(request: Json) -> tuple[str, str]:
     return listen, advertise
 
 
+def _network_defaults(request: Json) -> tuple[list[str], int, int]:
+    """(DefaultAddrPool, SubnetSize, DataPathPort) of a swarm init request,
+    checked and defaulted as Docker does. swarmd has no overlay networks; the
+    cluster object only reports them."""
+    pools = [str(p).strip() for p in request.get("DefaultAddrPool") or []]
+    size = int(request.get("SubnetSize") or DEFAULT_SUBNET_SIZE)
+    if pools:
+        if size > 29:
+            raise InvalidArgument(f"subnet size is out of range: {size}")
+        for pool in pools:
+            try:
+                network = ipaddress.ip_network(pool, strict=False)
+            except ValueError as e:
+                raise InvalidArgument(f"invalid base pool {pool}: {e}") from None
+            if size < network.prefixlen:
+                raise InvalidArgument(
+                    f'invalid CIDR: "{pool}". Subnet size is too small for pool: {size}'
+                )
+    port = int(request.get("DataPathPort") or DEFAULT_DATA_PATH_PORT)
+    if not 1024 <= port <= 49151:
+        raise InvalidArgument(f"Datapath port number is not in valid range (1024-49151) : {port}")
+    return pools or list(DEFAULT_ADDR_POOL), size, port
+
+
+def _tls_info(credentials: NodeCredentials) -> Json:
+    """The node's `Description.TLSInfo`, as Docker reports it: the roots it
+    trusts, and the subject and public key (DER, base64) of its certificate's
+    issuer. `docker swarm ca --rotate` waits until every node shows the new ones."""
+    leaf = credentials.certificate
+    issuer = None
+    for candidate in [*credentials.chain[1:], *credentials.roots]:
+        try:
+            leaf.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        issuer = candidate
+        break
+    info: Json = {"TrustRoot": credentials.root_bundle_pem.decode()}
+    if issuer is not None:
+        info["CertIssuerSubject"] = base64.b64encode(issuer.subject.public_bytes()).decode()
+        info["CertIssuerPublicKey"] = base64.b64encode(
+            issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        ).decode()
+    return info
+
+
 class Daemon:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
@@ -141,6 +216,8 @@ class Daemon:
         self._role_task: asyncio.Task[None] | None = None
         self._cert_task: asyncio.Task[None] | None = None
         self.error = ""
+        #: `swarm join --availability`, for the node's first registration.
+        self._join_availability = ""
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -215,7 +292,10 @@ class Daemon:
             self.agent.queue_reports(updates)
 
     def _description(self) -> dict[str, Any]:
-        return describe_host(self.config.hostname, self.config.labels)
+        description = describe_host(self.config.hostname, self.config.labels)
+        if self.credentials is not None:
+            description["TLSInfo"] = _tls_info(self.credentials)
+        return description
 
     async def _start_agent(self) -> None:
         if self.worker is None:
@@ -237,6 +317,7 @@ class Daemon:
             on_update=self._on_agent_update,
             on_removed=self._on_removed,
             worker=self.worker,
+            availability=self._join_availability,
         )
         self.agent.start()
         if self._cert_task is None:
@@ -269,6 +350,8 @@ class Daemon:
         self.keystore.save(credentials)
         if self.manager is not None:
             self.manager.set_credentials(credentials)
+        if self.agent is not None:
+            self.agent.set_description(self._description())
 
     def _credentials(self) -> NodeCredentials:
         assert self.credentials is not None
@@ -366,8 +449,11 @@ class Daemon:
         if self.manager is not None:
             m = self.manager
             nodes = m.store.list_nodes()
+            # Docker lists each manager's Raft address (IP and port), not the node's IP.
             swarm["RemoteManagers"] = [
-                {"NodeID": n.id, "Addr": n.status.addr} for n in nodes if n.raft_id
+                {"NodeID": n.id, "Addr": reachability(m.raft, n.raft_id)["addr"] or n.status.addr}
+                for n in nodes
+                if n.raft_id
             ]
             swarm["Nodes"] = len(nodes)
             swarm["Managers"] = sum(1 for n in nodes if n.spec.role == "manager")
@@ -435,7 +521,7 @@ class Daemon:
 
     async def _init(self, request: Json) -> str:
         listen, advertise = _addresses(request)
-        spec = parse_swarm_spec(request.get("Spec") or {})
+        spec = parse_swarm_init_spec(request.get("Spec") or {})
         if spec.ca_config.external_cas:
             # The PKI can sign through CFSSL (swarmkit_py.pki.ExternalCA); the
             # daemon does not hand it to every manager yet. Refuse, never ignore.
@@ -443,9 +529,12 @@ class Daemon:
                 "external CAs (--external-ca) are not supported by swarmd yet; initialize "
                 "the swarm with its own root CA"
             )
+        if spec.encryption_config.auto_lock_managers:
+            raise InvalidArgument(AUTOLOCK_UNSUPPORTED)
         availability = str(request.get("Availability") or "active")
         if availability not in ("active", "pause", "drain"):
             raise InvalidArgument(f"invalid availability {availability!r}")
+        pools, subnet_size, data_path_port = _network_defaults(request)
         node_id, cluster_id = generate_id(), generate_id()
         root = RootCA.create()
         tokens = PkiJoinTokens.generate(root.cert_pem)
@@ -474,7 +563,14 @@ class Daemon:
                 status=NodeStatus(state="ready", addr=advertise.rpartition(":")[0]),
                 raft_id=self.state.raft_id,
             )
-            await manager.initialize(Cluster(id=cluster_id, spec=spec), ca_meta, node)
+            cluster = Cluster(
+                id=cluster_id,
+                spec=spec,
+                default_addr_pool=pools,
+                subnet_size=subnet_size,
+                data_path_port=data_path_port,
+            )
+            await manager.initialize(cluster, ca_meta, node)
         except BaseException:
             await self._forget()
             raise
@@ -500,6 +596,10 @@ class Daemon:
             raise InvalidArgument(f"invalid remote address {remote!r}: {e}") from None
         remote = f"{host}:{port}"
         token = str(request.get("JoinToken") or "")
+        availability = str(request.get("Availability") or "active")
+        if availability not in ("active", "pause", "drain"):
+            raise InvalidArgument(f"invalid availability {availability!r}")
+        self._join_availability = availability
         try:
             self.credentials = await pki_join((host, port), token)
         except PKIError as e:
@@ -530,6 +630,22 @@ class Daemon:
             raise
         save_state(self.data_dir, self.state)
         await self._start_agent()
+        await self._wait_for_session()
+
+    async def _wait_for_session(self) -> None:
+        """Like Docker, `swarm join` answers once the node has a session with
+        the leader's dispatcher, so `node ls` on a manager lists it at once."""
+        deadline = asyncio.get_running_loop().time() + JOIN_TIMEOUT
+        while self.agent is not None and self.agent.connected_to is None:
+            if self.agent.stopped_reason is not None:
+                raise SwarmError(self.agent.stopped_reason)
+            if asyncio.get_running_loop().time() > deadline:
+                raise JoinTimeout(
+                    "Timeout was reached before node joined. The attempt to join the swarm "
+                    'will continue in the background. Use the "docker info" command to see the '
+                    "current swarm status of your node."
+                )
+            await asyncio.sleep(0.05)
 
     async def swarm_leave(self, force: bool) -> None:
         async with self._lock:
@@ -537,15 +653,42 @@ class Daemon:
                 raise NotInSwarm("This node is not part of a swarm")
             if self.manager is not None:
                 if not force:
-                    raise FailedPrecondition(
-                        "You are attempting to leave the swarm on a node that is participating "
-                        "as a manager. Removing this node could lose the swarm's quorum and, on "
-                        "the last manager, erases all current state of the swarm. Use `--force` "
-                        "to ignore this message."
-                    )
+                    raise LeaveRefused(await self._leave_refusal())
                 await self._leave_raft()
             await self.stop()
             await self._forget()
+
+    async def _leave_refusal(self) -> str:
+        """Docker's answer to `swarm leave` without `--force` on a manager: the
+        last manager's state would be erased, or how many managers would be left."""
+        message = (
+            "You are attempting to leave the swarm on a node that is participating as a manager. "
+        )
+        try:
+            nodes = (await self._cluster_manager(read=True)).control.nodes_list({})
+        except SwarmError:
+            nodes = []  # no leader: Docker cannot count the managers either
+        states = {
+            str(n["ID"]): n["ManagerStatus"]["Reachability"] for n in nodes if "ManagerStatus" in n
+        }
+        reachable = sum(1 for r in states.values() if r == "reachable")
+        unreachable = sum(1 for r in states.values() if r == "unreachable")
+        active = states.get(self.state.node_id) == "reachable"
+        if active and reachable - 1 <= unreachable:
+            if reachable == 1 and unreachable == 0:
+                return (
+                    message + "Removing the last manager erases all current state of the swarm. "
+                    "Use `--force` to ignore this message. "
+                )
+            message += (
+                f"Removing this node leaves {reachable - 1} managers out of "
+                f"{reachable + unreachable}. Without a Raft quorum your swarm will be "
+                "inaccessible. "
+            )
+        return (
+            message + "The only way to restore a swarm that has lost consensus is to reinitialize "
+            "it with `--force-new-cluster`. Use `--force` to suppress this message."
+        )
 
     async def _leave_raft(self) -> None:
         m = self.manager

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from swarmkit_py.errors import FailedPrecondition, NotFound, OutOfSequence
+from swarmkit_py.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfSequence
 from swarmkit_py.model import (
+    CAConfig,
     JoinTokens,
     ManagerStatus,
     Node,
@@ -17,7 +18,7 @@ from swarmkit_py.model import (
     parse_node_spec,
     parse_swarm_spec,
 )
-from swarmkit_py.pki import NodeRole
+from swarmkit_py.pki import NodeRole, PKIError, RootCA
 from swarmkit_py.store import Txn
 
 from .members import reachability
@@ -84,12 +85,32 @@ class Control:
             raise OutOfSequence()
         updated = cluster.copy()
         updated.spec = parse_swarm_spec(spec, cluster.spec)
+        ca_config = updated.spec.ca_config
+        if ca_config.external_cas and ca_config.external_cas != cluster.spec.ca_config.external_cas:
+            # As `swarm init` does: refuse, never store what would be ignored.
+            raise InvalidArgument(
+                "external CAs (--external-ca) are not supported by swarmd yet; keep the "
+                "swarm's own root CA"
+            )
+        if updated.spec.encryption_config.auto_lock_managers:
+            raise InvalidArgument(
+                "autolock (--autolock) is not supported by swarmd: manager keys are not "
+                "encrypted at rest"
+            )
+        # `swarm ca --rotate --ca-cert --ca-key` names the new root instead of
+        # bumping ForceRotate (as Docker's CLI does).
+        own_root = _new_users_root(ca_config, self.m.ca_store.root_state().signing_root)
+        forced = ca_config.force_rotate > cluster.spec.ca_config.force_rotate
+        rotate_ca = own_root is not None or forced
+        if forced and own_root is None:
+            # A generated root: the spec must not name an earlier one (a later
+            # update would rotate back to it).
+            ca_config.signing_ca_cert = ca_config.signing_ca_key = ""
         await self.m.propose(Txn().update("clusters", updated, version))
-        rotate_ca = updated.spec.ca_config.force_rotate > cluster.spec.ca_config.force_rotate
         if rotate_ca and self.m.ca_store.root_state().rotation is None:
             # `swarm ca --rotate`: a new root, cross-signed by the old one; nodes
             # renew in batches as their status checks tell them to.
-            await self.m.ca.start_root_rotation()
+            await self.m.ca.start_root_rotation(own_root)
         if rotate_worker:
             await self.m.ca.rotate_join_token("worker")
         if rotate_manager:
@@ -146,3 +167,25 @@ class Control:
             )
         await self.m.propose(Txn().delete("nodes", node.id).mark_removed(node.id))
         await self.m.ca.remove_node(node.id)
+
+
+def _new_users_root(ca_config: CAConfig, current: RootCA) -> RootCA | None:
+    """The root a user brings (`SigningCACert` with its `SigningCAKey`), if it
+    is not the one signing now; checked. The spec Docker shows keeps the
+    certificate but not the key, so a spec sent back unchanged names the
+    current root and changes nothing."""
+    if not ca_config.signing_ca_cert:
+        return None
+    key = ca_config.signing_ca_key.encode() or None
+    try:
+        root = RootCA.from_pem(ca_config.signing_ca_cert.encode(), key)
+    except PKIError as e:
+        raise InvalidArgument(f"invalid root CA: {e}") from None
+    if root.cert.public_bytes(Encoding.DER) == current.cert.public_bytes(Encoding.DER):
+        return None
+    if not root.can_sign:
+        raise InvalidArgument(
+            "a new root CA needs its private key (--ca-key): swarmd signs node certificates "
+            "itself and does not support external CAs"
+        )
+    return root

@@ -20,6 +20,7 @@ from typing import Any
 
 from swarmkit_py.errors import SwarmError
 from swarmkit_py.model import Node, NodeDescription, NodeLoad, NodeSpec, NodeStatus, Role
+from swarmkit_py.model.node import AVAILABILITIES
 from swarmkit_py.model.task import TASK_STATES, state_rank
 from swarmkit_py.pki import ANY_NODE, CallContext, Method, NodeRole
 from swarmkit_py.pki.rpc import Params
@@ -258,9 +259,13 @@ class Dispatcher:
         role: Role = "manager" if context.peer.role == NodeRole.MANAGER else "worker"
         node = self._store.get_node(node_id)
         if node is None:
+            availability = params.get("availability")
             node = Node(
                 id=node_id,
-                spec=NodeSpec(role=role),
+                spec=NodeSpec(
+                    role=role,
+                    availability=availability if availability in AVAILABILITIES else "active",
+                ),
                 description=description,
                 status=NodeStatus(state="ready", addr=ip),
                 raft_id=self._raft_id_for(addr) if role == "manager" else 0,
@@ -293,11 +298,18 @@ class Dispatcher:
         node = self._store.get_node(node_id)
         if node is not None:
             load = NodeLoad.from_api(params.get("load") or {})
+            described = params.get("description")
+            description = (
+                NodeDescription.from_api(described) if isinstance(described, dict) else None
+            )
+            redescribed = description is not None and description != node.description
             changed = node.status.state != "ready" or _load_moved(node.load, load)
-            if changed:
+            if changed or redescribed:
                 updated = node.copy()
                 updated.status = NodeStatus(state="ready", addr=node.status.addr)
                 updated.load = load
+                if description is not None:
+                    updated.description = description
                 await self._write(updated, node.version.index)
         return self._answer(node_id)
 

@@ -25,7 +25,7 @@ from swarmkit_py.model.service import (
     replicas,
     reservations,
 )
-from swarmkit_py.model.task import is_up_to_date, make_task, task_name
+from swarmkit_py.model.task import TASK_STATES, is_up_to_date, make_task, task_name
 from swarmkit_py.model.times import format_time, now
 from swarmkit_py.pki import generate_id
 from swarmkit_py.store import SERVICE_FILTERS, TASK_FILTERS, ClusterStore, Txn
@@ -45,6 +45,19 @@ _DESIRED = {
 }
 #: Tasks patched per transaction when a service is removed.
 _BATCH = 200
+
+
+def _desired_states(values: list[str]) -> set[str]:
+    """The states a `desired-state` filter selects (none: any). Like dockerd,
+    values are task states in any case and "" is ignored; any other value is
+    refused, as a client mistake (dockerd answers 500 with the same message)."""
+    wanted: set[str] = set()
+    for value in values:
+        if value.lower() in TASK_STATES:
+            wanted |= _DESIRED.get(value.lower(), {value.lower()})
+        elif value:
+            raise InvalidArgument(f"Invalid desired-state filter: '{value}'")
+    return wanted
 
 
 def _labels_match(labels: Json, terms: list[str]) -> bool:
@@ -104,6 +117,7 @@ class ServiceControl:
 
     def tasks_list(self, filters: dict[str, list[str]]) -> list[Json]:
         check_filters(filters, TASK_FILTERS)
+        desired_states = _desired_states(filters.get("desired-state", []))
         store = self.store
         tasks: list[Json]
         if "service" in filters:
@@ -137,10 +151,8 @@ class ServiceControl:
         for task in tasks:
             if "id" in filters and not any(str(task["ID"]).startswith(v) for v in filters["id"]):
                 continue
-            if "desired-state" in filters:
-                wanted = set().union(*(_DESIRED.get(v, {v}) for v in filters["desired-state"]))
-                if s.desired(task) not in wanted:
-                    continue
+            if desired_states and s.desired(task) not in desired_states:
+                continue
             if "label" in filters and not _labels_match(task.get("Labels") or {}, filters["label"]):
                 continue
             owner = services.get(str(task.get("ServiceID")))
@@ -217,7 +229,8 @@ class ServiceControl:
             previous = current.get("PreviousSpec")
             if not previous:
                 raise FailedPrecondition(
-                    f"service {current['ID']} does not have a previous spec to roll back to"
+                    "rpc error: code = FailedPrecondition desc = service "
+                    f"{current['ID']} does not have a previous spec"
                 )
             new["Spec"], new["PreviousSpec"] = copy.deepcopy(previous), current["Spec"]
             new["UpdateStatus"] = {

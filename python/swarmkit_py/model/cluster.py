@@ -280,6 +280,29 @@ def parse_swarm_spec(d: object, base: SwarmSpec | None = None) -> SwarmSpec:
     return spec
 
 
+# Fields `swarm init` treats as "not set" when zero: the docker CLI sends
+# `"Raft": {"ElectionTick": 0, "HeartbeatTick": 0}` and Docker keeps its
+# defaults for them (moby's MergeSwarmSpecToGRPC).
+_ZERO_MEANS_DEFAULT = {
+    "Raft": ("SnapshotInterval", "LogEntriesForSlowFollowers", "HeartbeatTick", "ElectionTick"),
+    "Dispatcher": ("HeartbeatPeriod",),
+    "CAConfig": ("NodeCertExpiry", "ForceRotate"),
+}
+
+
+def parse_swarm_init_spec(d: object) -> SwarmSpec:
+    """The spec of a new swarm: like ``parse_swarm_spec`` over the defaults,
+    except that zero numbers and an empty name keep the defaults, as on Docker."""
+    request = dict(f.as_object(d, "Spec"))
+    if request.get("Name") == "":
+        del request["Name"]
+    for section, keys in _ZERO_MEANS_DEFAULT.items():
+        sub = request.get(section)
+        if isinstance(sub, Mapping):
+            request[section] = {k: v for k, v in sub.items() if not (k in keys and v == 0)}
+    return parse_swarm_spec(request)
+
+
 @dataclass
 class JoinTokens:
     worker: str = ""

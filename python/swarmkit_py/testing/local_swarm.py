@@ -85,14 +85,15 @@ class LocalSwarm:
         if form:
             await self.form()
 
-    async def add_node(self, role: str = "worker", via: int = 1) -> int:
-        """Starts one more daemon and joins it; returns its index."""
+    async def add_node(self, role: str = "worker", via: int = 1, join: bool = True) -> int:
+        """Starts one more daemon and, with `join`, joins it; returns its index."""
         i = max(self.nodes) + 1
         (port,) = free_ports(1)
         self.nodes[i] = SwarmNode(i, self.base_dir / f"node{i}", f"127.0.0.1:{port}")
         self.spawn(i)
         await self.wait_api(i)
-        await self.join(i, role, via)
+        if join:
+            await self.join(i, role, via)
         return i
 
     def spawn(self, i: int) -> None:
