@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from swarmkit_py.api.client import APIClient
+from swarmkit_py.bench.results import percentile
 from swarmkit_py.raft.local_cluster import LocalCluster
 from swarmkit_py.testing.local_swarm import LocalSwarm
 from swarmkit_py.testing.mariadb import MariaDB, running_mariadb
@@ -46,11 +47,6 @@ def storage_args(db: MariaDB, backend: str, database: str) -> tuple[str, ...]:
     if backend == "file":
         return ()
     return ("--storage", "mysql", "--storage-opt", f"dsn={db.dsn(database)}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def note_ratio(suite: str, backend: str, value: float, record: Callable[..., None]) -> None:
@@ -141,6 +137,6 @@ def test_swarm_writes(
     rate, latencies = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
     benchmark.extra_info.update(writes_per_s=rate)
     record(suite="storage-swarm", backend=backend, clients=SWARM_CLIENTS,
-           writes_per_s=round(rate), p50_ms=percentile(latencies, 0.5) * 1000,
-           p99_ms=percentile(latencies, 0.99) * 1000)  # fmt: skip
+           writes_per_s=round(rate), p50_ms=percentile(sorted(latencies), 50) * 1000,
+           p99_ms=percentile(sorted(latencies), 99) * 1000)  # fmt: skip
     note_ratio("swarm", backend, rate, record)

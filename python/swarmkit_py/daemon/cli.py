@@ -28,6 +28,7 @@ from swarmkit_py.pki.tls import harden
 from swarmkit_py.plugins import PluginError, Plugins
 from swarmkit_py.raft import StorageError
 from swarmkit_py.storage import StorageConfigError, StorageUnavailable
+from swarmkit_py.storage.options import storage_option
 
 from .daemon import Daemon, DaemonConfig
 
@@ -37,14 +38,6 @@ def _label(text: str) -> tuple[str, str]:
     if not key:
         raise argparse.ArgumentTypeError(f"invalid label {text!r}: expected key=value")
     return key, value if sep else ""
-
-
-def _storage_opt(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not key or not sep:
-        # The text is not repeated: it may hold a password.
-        raise argparse.ArgumentTypeError("expected KEY=VALUE, e.g. dsn=mysql://user@host/db")
-    return key.strip(), value
 
 
 @dataclass(frozen=True)
@@ -157,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--storage-opt",
         action="append",
-        type=_storage_opt,
+        type=storage_option,
         default=[],
         metavar="KEY=VALUE",
         help="an option of the storage plugin, e.g. dsn=mysql://user@host:3306/db "

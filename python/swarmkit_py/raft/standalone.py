@@ -27,6 +27,7 @@ from aiohttp import web
 
 from swarmkit_py.plugins import PluginError, Plugins
 from swarmkit_py.storage import StorageConfigError, StorageUnavailable
+from swarmkit_py.storage.options import storage_option
 
 from .config import RaftConfig
 from .errors import NotLeaderError, RaftError
@@ -309,7 +310,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--wal-segment-mib", type=int, default=64, help="WAL segment size")
     p.add_argument("--no-fsync", action="store_true", help="benchmarks only: no durability")
     p.add_argument("--storage", default="file", help="storage plugin for the log (file, mysql)")
-    p.add_argument("--storage-opt", action="append", default=[], type=_option, metavar="KEY=VALUE")
+    p.add_argument(
+        "--storage-opt", action="append", default=[], type=storage_option, metavar="KEY=VALUE"
+    )
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -319,13 +322,6 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(serve(args))
     except (RaftError, PluginError, StorageConfigError, StorageUnavailable) as e:
         raise SystemExit(f"swarmkit raft node {args.id}: {e}") from None
-
-
-def _option(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not key or not sep:
-        raise argparse.ArgumentTypeError("expected KEY=VALUE")
-    return key, value
 
 
 if __name__ == "__main__":
